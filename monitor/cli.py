@@ -1,0 +1,270 @@
+"""The ``monitor`` command line: each command a few lines over the modules.
+
+Exit codes: 0 success; 1 ``check`` found problems; 2 unusable config/rules/brief;
+3 database unreachable.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from monitor import __version__
+from monitor.errors import ConfigError, MonitorError, StorageError
+from monitor.settings import Config, Environment, default_config_path, load_config, parse_interval
+
+app = typer.Typer(
+    name="monitor",
+    help="Signal monitor: turns research briefs into rules, polls feeds, alerts on evidence.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config file (default: ./monitor.yaml if present, else the shipped default).",
+    ),
+]
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def fail(error: MonitorError) -> typer.Exit:
+    typer.echo(f"error: {error}", err=True)
+    return typer.Exit(3 if isinstance(error, StorageError) else 2)
+
+
+def setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def load(config: Path | None) -> tuple[Config, Environment]:
+    path = config or default_config_path(Path.cwd())
+    return load_config(path), Environment.from_mapping(os.environ)
+
+
+@app.command()
+def run(
+    config: ConfigOption = None,
+    once: Annotated[bool, typer.Option("--once", help="Run one full cycle and exit.")] = False,
+    tick: Annotated[float, typer.Option(help="Seconds between scheduler ticks.")] = 15.0,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+) -> None:
+    """Poll the sources, match new items, store signals and send alerts."""
+    from monitor.scheduler import run_daemon
+    from monitor.service import Service
+
+    setup_logging(log_level)
+    try:
+        cfg, env = load(config)
+        service = Service(cfg, env)
+        service.start()
+    except MonitorError as e:
+        raise fail(e) from e
+    try:
+        if once:
+            report = service.run_cycle()
+            typer.echo(report.summary(), err=True)
+            for name, error in report.failed.items():
+                typer.echo(f"source {name} failed: {error}", err=True)
+        else:
+            run_daemon(service, tick=tick)
+    except MonitorError as e:
+        raise fail(e) from e
+    finally:
+        service.close()
+
+
+@app.command()
+def check(config: ConfigOption = None) -> None:
+    """Validate the config and every rule file; print file:line: message per problem."""
+    from monitor.rules.files import check_rule_files, expand_rule_paths
+
+    try:
+        cfg, _ = load(config)
+        paths = expand_rule_paths(list(cfg.rule_paths))
+    except ConfigError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(1) from e
+    theses, problems = check_rule_files(paths)
+    for problem in problems:
+        typer.echo(str(problem), err=True)
+    criteria = sum(len(t.criteria) for t in theses)
+    typer.echo(
+        f"{cfg.path}: {len(cfg.sources)} source(s); {len(paths)} rule file(s), "
+        f"{len(theses)} valid thesis(es), {criteria} criteria; {len(problems)} problem(s)"
+    )
+    typer.echo("matching: keyword queries")
+    if problems:
+        raise typer.Exit(1)
+
+
+@app.command("import-brief")
+def import_brief(
+    brief: Annotated[Path, typer.Argument(help="The brief (.txt) to import.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Rule file to write ('-' for stdout)."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing rule file.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Turn a brief into a rule file (default: <first rules folder>/<thesis id>.yaml)."""
+    from monitor.briefs import parse_brief
+    from monitor.rules.files import dump_rule_file
+
+    try:
+        thesis = parse_brief(brief.read_text(encoding="utf-8"), str(brief))
+        if output is None:
+            cfg, _ = load(config)
+            folder = next((p for p in cfg.rule_paths if p.suffix not in (".yaml", ".yml")), None)
+            output = (folder or Path("rules")) / f"{thesis.id}.yaml"
+    except OSError as e:
+        raise fail(ConfigError(f"cannot read brief: {e.strerror}", str(brief))) from e
+    except MonitorError as e:
+        raise fail(e) from e
+    text = dump_rule_file(thesis)
+    if str(output) == "-":
+        typer.echo(text, nl=False)
+        return
+    if output.exists() and not force:
+        typer.echo(
+            f"error: {output} exists (hand-tuned rules win); use --force to replace it", err=True
+        )
+        raise typer.Exit(2)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    counts = {
+        p: sum(1 for c in thesis.criteria if c.polarity == p) for p in ("confirm", "kill", "watch")
+    }
+    typer.echo(
+        f"wrote {output}: thesis {thesis.id}, {len(thesis.read_throughs)} read-through(s), "
+        f"{counts['confirm']} confirm, {counts['kill']} kill, {counts['watch']} watch criteria"
+    )
+
+
+def parse_since(text: str, now: datetime) -> datetime:
+    """``7d``/``12h``/``30m`` ago, or an ISO date/datetime (UTC when no zone is given)."""
+    try:
+        return now - parse_interval(text)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError as e:
+        raise typer.BadParameter(f"{text!r}: use 7d, 12h, 30m or an ISO date") from e
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@app.command()
+def signals(
+    config: ConfigOption = None,
+    thesis: Annotated[str | None, typer.Option(help="Only this thesis id.")] = None,
+    polarity: Annotated[str | None, typer.Option(help="confirm, kill or watch.")] = None,
+    since: Annotated[str | None, typer.Option(help="7d, 12h, or an ISO date.")] = None,
+    source: Annotated[str | None, typer.Option(help="Only this source name.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
+    format: Annotated[
+        OutputFormat, typer.Option("--format", help="Output format.")
+    ] = OutputFormat.table,
+) -> None:
+    """List the signal history, newest first."""
+    from monitor.review import print_signals
+    from monitor.store.sql import SqlStore
+
+    if polarity is not None and polarity not in ("confirm", "kill", "watch"):
+        raise typer.BadParameter("use confirm, kill or watch", param_hint="--polarity")
+    try:
+        _, env = load(config)
+        store = SqlStore(env.database_url)
+        store.migrate()
+        rows = store.list_signals(
+            thesis=thesis,
+            polarity=polarity,
+            since=parse_since(since, datetime.now(UTC)) if since else None,
+            source=source,
+            limit=limit,
+        )
+        store.close()
+    except MonitorError as e:
+        raise fail(e) from e
+    print_signals(rows, format.value, sys.stdout)
+
+
+@app.command()
+def theses(config: ConfigOption = None) -> None:
+    """Each thesis with its confirm/kill counts over 7 and 30 days and its latest signal."""
+    from monitor.review import print_theses
+    from monitor.store.sql import SqlStore
+
+    try:
+        _, env = load(config)
+        store = SqlStore(env.database_url)
+        store.migrate()
+        summaries = store.thesis_summaries(datetime.now(UTC))
+        store.close()
+    except MonitorError as e:
+        raise fail(e) from e
+    print_theses(summaries, sys.stdout)
+
+
+@app.command()
+def sources(config: ConfigOption = None) -> None:
+    """Each source's health: last attempt and success, status, failures, next poll."""
+    from monitor.review import print_sources
+    from monitor.store.sql import SqlStore
+
+    try:
+        cfg, env = load(config)
+        store = SqlStore(env.database_url)
+        store.migrate()
+        store.sync_sources(cfg.sources, datetime.now(UTC))
+        health = store.source_health()
+        store.close()
+    except MonitorError as e:
+        raise fail(e) from e
+    print_sources(health, sys.stdout)
+
+
+@app.command()
+def demo(config: ConfigOption = None) -> None:
+    """Offline demo: serve bundled feeds locally, run the real pipeline, print alerts."""
+    from monitor.demo import run_demo
+
+    setup_logging("WARNING")
+    try:
+        cfg, _ = load(config)
+        run_demo(cfg.rule_paths, sys.stdout)
+    except MonitorError as e:
+        raise fail(e) from e
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,62 @@
+"""Pure decisions, handed ``now``: when to poll, when to retry, what to alert.
+
+No database, HTTP or clock in here; the pipeline asks and then acts.
+
+Decisions (documented here and in the README):
+
+* A source is due when it has never been polled or its ``next_poll`` has passed.
+* After a success the next poll is ``now + interval``.
+* After a failure the source backs off exponentially: ``interval * 2**(failures-1)``,
+  never less than the interval, never more than ``MAX_SOURCE_BACKOFF`` (6 hours), so a
+  dead feed is retried a few times a day and recovers on its own.
+* A failed Slack delivery is retried on a later cycle: after Slack's ``Retry-After`` when it
+  gave one, else after ``30 s * 2**(attempts-1)`` capped at ``MAX_DELIVERY_BACKOFF`` (1 hour).
+  Deliveries are never dropped: an outage only delays them.
+* Only confirm and kill signals are alerted; ``watch`` signals are history only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from monitor.types import Match, SourceHealth
+
+MAX_SOURCE_BACKOFF = timedelta(hours=6)
+BASE_DELIVERY_BACKOFF = timedelta(seconds=30)
+MAX_DELIVERY_BACKOFF = timedelta(hours=1)
+ALERTED_POLARITIES = frozenset({"confirm", "kill"})
+
+
+def is_due(health: SourceHealth, now: datetime) -> bool:
+    return health.next_poll is None or health.next_poll <= now
+
+
+def due_sources(sources: Iterable[SourceHealth], now: datetime) -> list[SourceHealth]:
+    """Sources whose poll time has come, the most overdue first."""
+    due = [s for s in sources if is_due(s, now)]
+    return sorted(due, key=lambda s: (s.next_poll is not None, s.next_poll or now, s.name))
+
+
+def next_poll_after_success(now: datetime, interval: timedelta) -> datetime:
+    return now + interval
+
+
+def next_poll_after_failure(now: datetime, interval: timedelta, failures: int) -> datetime:
+    """``failures`` counts this failure too (1 after the first one)."""
+    exponent = max(0, min(failures - 1, 20))
+    delay = min(interval * (2**exponent), MAX_SOURCE_BACKOFF)
+    return now + max(delay, interval)
+
+
+def next_delivery_attempt(now: datetime, attempts: int, retry_after: float | None) -> datetime:
+    """``attempts`` counts the attempt that just failed (1 after the first one)."""
+    exponent = max(0, min(attempts - 1, 20))
+    backoff = min(BASE_DELIVERY_BACKOFF * (2**exponent), MAX_DELIVERY_BACKOFF)
+    if retry_after is not None:
+        backoff = max(backoff, timedelta(seconds=retry_after))
+    return now + backoff
+
+
+def should_alert(match: Match) -> bool:
+    return match.polarity in ALERTED_POLARITIES

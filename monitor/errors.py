@@ -1,0 +1,101 @@
+"""The one exception tree of the service.
+
+    MonitorError                 base of everything we raise on purpose
+    ├── ConfigError              the config file is unusable (path, line)
+    ├── RuleError                a rule file or brief is unusable (path, line, column)
+    │   ├── BriefError           a brief cannot be turned into a thesis
+    │   └── QuerySyntaxError     a criterion query does not parse (position)
+    ├── FeedError                one source failed (url); recorded on the source, cycle goes on
+    │   ├── FetchError           HTTP/transport problem (status when there is one)
+    │   └── ParseError           the body is not a feed we can read
+    ├── StorageError             the database is unreachable or refused a write
+    └── NotifyError              an alert could not be delivered (channel, retry_after)
+
+Every error carries the object it is about so that the CLI can print ``where: what``.
+"""
+
+from __future__ import annotations
+
+
+class MonitorError(Exception):
+    """Base class of every error the service raises on purpose."""
+
+
+class ConfigError(MonitorError):
+    def __init__(self, message: str, path: str | None = None, line: int | None = None) -> None:
+        self.message = message
+        self.path = path
+        self.line = line
+        super().__init__(self.location() + message)
+
+    def location(self) -> str:
+        if self.path is None:
+            return ""
+        if self.line is None:
+            return f"{self.path}: "
+        return f"{self.path}:{self.line}: "
+
+
+class RuleError(ConfigError):
+    """A rule file (or a brief) is unusable; ``line``/``column`` are 1-based when known."""
+
+    def __init__(
+        self,
+        message: str,
+        path: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.column = column
+        super().__init__(message, path, line)
+
+    def location(self) -> str:
+        if self.path is None:
+            return ""
+        if self.line is None:
+            return f"{self.path}: "
+        if self.column is None:
+            return f"{self.path}:{self.line}: "
+        return f"{self.path}:{self.line}:{self.column}: "
+
+
+class BriefError(RuleError):
+    """A brief lacks a part the importer needs (for example the Investor overlay)."""
+
+
+class QuerySyntaxError(RuleError):
+    """A query does not parse. ``position`` is the 0-based offset inside the query string."""
+
+    def __init__(self, message: str, query: str, position: int) -> None:
+        self.query = query
+        self.position = position
+        super().__init__(f"{message} at column {position + 1} of query {query!r}")
+
+
+class FeedError(MonitorError):
+    def __init__(self, url: str, message: str) -> None:
+        self.url = url
+        self.message = message
+        super().__init__(f"{url}: {message}")
+
+
+class FetchError(FeedError):
+    def __init__(self, url: str, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(url, message)
+
+
+class ParseError(FeedError):
+    pass
+
+
+class StorageError(MonitorError):
+    pass
+
+
+class NotifyError(MonitorError):
+    def __init__(self, channel: str, message: str, retry_after: float | None = None) -> None:
+        self.channel = channel
+        self.message = message
+        self.retry_after = retry_after
+        super().__init__(f"{channel}: {message}")

@@ -1,0 +1,265 @@
+"""One poll cycle, top to bottom.
+
+The pipeline does I/O in a fixed order and asks :mod:`monitor.decide` for every decision.
+Signals are written before any alert is attempted, so an alerting problem never loses one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from monitor import decide
+from monitor.errors import FeedError, NotifyError
+from monitor.feeds.fetch import Fetcher
+from monitor.feeds.parse import parse_feed
+from monitor.matching.engine import Matcher
+from monitor.notify import Notifier
+from monitor.types import (
+    Alert,
+    DeliveryTask,
+    FetchResult,
+    Item,
+    Match,
+    Signal,
+    SourceHealth,
+    StoredItem,
+)
+
+log = logging.getLogger(__name__)
+
+FeedParser = Callable[..., list[Item]]
+
+
+@dataclass
+class SourceOutcome:
+    """What happened to one due source in a cycle."""
+
+    name: str
+    ok: bool
+    http_status: int | None = None
+    items: list[Item] = field(default_factory=list)
+    error: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass
+class CycleReport:
+    polled: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    new_items: int = 0
+    new_signals: list[int] = field(default_factory=list)
+    alerts_sent: int = 0
+    alerts_failed: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"polled {len(self.polled)} source(s), {len(self.failed)} failed; "
+            f"{self.new_items} new item(s); {len(self.new_signals)} new signal(s); "
+            f"{self.alerts_sent} alert(s) sent, {self.alerts_failed} delivery failure(s)"
+        )
+
+
+class Pipeline:
+    """Runs poll cycles over a store, a fetcher and a notifier."""
+
+    def __init__(
+        self,
+        store: PipelineStore,
+        fetcher: Fetcher,
+        notifier: Notifier,
+        *,
+        parse: FeedParser = parse_feed,
+        max_workers: int = 4,
+    ) -> None:
+        self.store = store
+        self.fetcher = fetcher
+        self.notifier = notifier
+        self.parse = parse
+        self.max_workers = max_workers
+        # After a failed delivery the channel rests until the retry time, so alerts keep
+        # their order and a Slack outage is not hammered by the rest of the queue.
+        self.deliveries_paused_until: datetime | None = None
+
+    def run_cycle(self, matcher: Matcher, now: datetime) -> CycleReport:
+        """Run one cycle::
+
+        due      = decide.due_sources(store.source_health(), now)
+        outcomes = fetch and parse every due source (in parallel; a FeedError
+                   becomes a failed outcome, the cycle goes on)
+        for each outcome:
+            failed  -> store.record_poll(failure, backoff from decide)
+            ok      -> new = store.add_items(items)
+                       matches = matcher.match(each new item)
+                       ids = store.add_signals(matches)          # history first
+                       store.enqueue_deliveries(alertable ids)
+                       store.record_poll(success, next poll from decide)
+        deliver_due_alerts(now)                                  # retries included
+        """
+        report = CycleReport()
+        due = decide.due_sources(self.store.source_health(), now)
+        for health, outcome in zip(due, self.fetch_all(due), strict=True):
+            report.polled.append(health.name)
+            if outcome.ok:
+                self.store_outcome(health, outcome, matcher, now, report)
+            else:
+                report.failed[health.name] = outcome.error or "unknown error"
+                self.record_failure(health, outcome, now)
+        self.deliver_due_alerts(now, report)
+        log.info("cycle done: %s", report.summary())
+        return report
+
+    def fetch_all(self, due: Sequence[SourceHealth]) -> list[SourceOutcome]:
+        if not due:
+            return []
+        workers = max(1, min(self.max_workers, len(due)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+            return list(pool.map(self.fetch_source, due))
+
+    def fetch_source(self, health: SourceHealth) -> SourceOutcome:
+        """Fetch and parse one source; never raises for a problem of that source."""
+        try:
+            result = self.fetcher.fetch(
+                health.url, etag=health.etag, last_modified=health.last_modified
+            )
+            items = self.parse_result(health, result)
+        except FeedError as e:
+            log.warning("source %r failed: %s", health.name, e)
+            return SourceOutcome(health.name, ok=False, http_status=_status(e), error=str(e))
+        except Exception as e:  # a bug or a library surprise: logged loudly, cycle goes on
+            log.exception("source %r: unexpected error while fetching/parsing", health.name)
+            return SourceOutcome(health.name, ok=False, error=f"internal error: {e!r}")
+        return SourceOutcome(
+            health.name,
+            ok=True,
+            http_status=result.status,
+            items=items,
+            etag=result.etag,
+            last_modified=result.last_modified,
+        )
+
+    def parse_result(self, health: SourceHealth, result: FetchResult) -> list[Item]:
+        if result.status == 304 or result.content is None:
+            return []
+        return self.parse(
+            result.content, source=health.name, url=result.url, content_type=result.content_type
+        )
+
+    def store_outcome(
+        self,
+        health: SourceHealth,
+        outcome: SourceOutcome,
+        matcher: Matcher,
+        now: datetime,
+        report: CycleReport,
+    ) -> None:
+        new_items = self.store.add_items(outcome.items, now)
+        report.new_items += len(new_items)
+        signal_ids = self.record_signals(new_items, matcher, now)
+        report.new_signals.extend(signal_ids)
+        self.store.record_poll(
+            health.name,
+            now=now,
+            ok=True,
+            http_status=outcome.http_status,
+            error=None,
+            next_poll=decide.next_poll_after_success(now, health.interval),
+            etag=outcome.etag,
+            last_modified=outcome.last_modified,
+        )
+
+    def record_signals(
+        self, new_items: Sequence[StoredItem], matcher: Matcher, now: datetime
+    ) -> list[int]:
+        """Match new items, store signals, queue alerts for the alertable ones."""
+        found: list[tuple[int, Match]] = [
+            (stored.id, match) for stored in new_items for match in matcher.match(stored.item)
+        ]
+        if not found:
+            return []
+        signal_ids = self.store.add_signals(found, now)
+        alertable = [
+            s.id
+            for s in self.store.get_signals(signal_ids)
+            if s.polarity in decide.ALERTED_POLARITIES
+        ]
+        self.store.enqueue_deliveries(alertable, self.notifier.channel, now)
+        return signal_ids
+
+    def record_failure(self, health: SourceHealth, outcome: SourceOutcome, now: datetime) -> None:
+        failures = health.consecutive_failures + 1
+        self.store.record_poll(
+            health.name,
+            now=now,
+            ok=False,
+            http_status=outcome.http_status,
+            error=outcome.error,
+            next_poll=decide.next_poll_after_failure(now, health.interval, failures),
+        )
+
+    def deliver_due_alerts(self, now: datetime, report: CycleReport | None = None) -> None:
+        """Send every due delivery, oldest first. The first failure ends this round (Slack is
+        down or rate-limiting us) and pauses the channel until that delivery's retry time;
+        the rest wait. Nothing is dropped."""
+        report = report if report is not None else CycleReport()
+        if self.deliveries_paused_until is not None and now < self.deliveries_paused_until:
+            return
+        self.deliveries_paused_until = None
+        for task in self.store.due_deliveries(self.notifier.channel, now):
+            try:
+                receipt = self.notifier.send(Alert.from_signal(task.signal))
+            except NotifyError as e:
+                retry_at = decide.next_delivery_attempt(now, task.attempts + 1, e.retry_after)
+                self.store.mark_failed(task.id, now, str(e), retry_at)
+                self.deliveries_paused_until = retry_at
+                report.alerts_failed += 1
+                log.warning(
+                    "alert for signal %d not delivered (%s); retrying at %s",
+                    task.signal.id,
+                    e,
+                    retry_at.isoformat(),
+                )
+                break
+            self.store.mark_sent(task.id, now, receipt.ts)
+            report.alerts_sent += 1
+
+
+def _status(error: FeedError) -> int | None:
+    return getattr(error, "status", None)
+
+
+class PipelineStore(Protocol):
+    """The part of the store the pipeline uses (``monitor.store.SqlStore`` implements it).
+    Every method may raise StorageError."""
+
+    def source_health(self, active_only: bool = True) -> list[SourceHealth]: ...
+    def record_poll(
+        self,
+        name: str,
+        *,
+        now: datetime,
+        ok: bool,
+        http_status: int | None,
+        error: str | None,
+        next_poll: datetime,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> None: ...
+    def add_items(self, items: Sequence[Item], now: datetime) -> list[StoredItem]: ...
+    def add_signals(self, found: Sequence[tuple[int, Match]], now: datetime) -> list[int]: ...
+    def get_signals(self, ids: Sequence[int]) -> list[Signal]: ...
+    def enqueue_deliveries(
+        self, signal_ids: Sequence[int], channel: str, now: datetime
+    ) -> None: ...
+    def due_deliveries(
+        self, channel: str, now: datetime, limit: int = 100
+    ) -> list[DeliveryTask]: ...
+    def mark_sent(self, delivery_id: int, now: datetime, ts: str | None) -> None: ...
+    def mark_failed(
+        self, delivery_id: int, now: datetime, error: str, next_attempt: datetime
+    ) -> None: ...

@@ -1,0 +1,145 @@
+"""Rendering of the review commands (``signals``, ``theses``, ``sources``) as text.
+
+Feed text is cleaned of control characters before it reaches a terminal.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TextIO
+
+from monitor.types import Signal, SourceHealth, ThesisSummary
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+SIGNAL_FIELDS = (
+    "id",
+    "created_at",
+    "polarity",
+    "thesis_id",
+    "criterion_id",
+    "score",
+    "source",
+    "item_title",
+    "item_link",
+    "published",
+    "matched_terms",
+    "snippet",
+)
+
+
+def clean(text: str | None) -> str:
+    return _CONTROL.sub(" ", text or "")
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+def signal_record(s: Signal) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "created_at": s.created_at.isoformat(),
+        "polarity": s.polarity,
+        "thesis_id": s.thesis_id,
+        "criterion_id": s.criterion_id,
+        "score": s.score,
+        "source": s.source,
+        "item_title": s.item_title,
+        "item_link": s.item_link,
+        "published": s.published.isoformat() if s.published else None,
+        "matched_terms": list(s.matched_terms),
+        "snippet": s.snippet,
+    }
+
+
+def table(rows: Sequence[Sequence[str]], headers: Sequence[str], widths: Sequence[int]) -> str:
+    def fit(value: str, width: int) -> str:
+        value = clean(value)
+        return value if len(value) <= width else value[: width - 1] + "…"
+
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        cells = [fit(c, w).ljust(w) for c, w in zip(row, widths, strict=True)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def print_signals(signals: Sequence[Signal], fmt: str, out: TextIO) -> None:
+    if fmt == "json":
+        json.dump([signal_record(s) for s in signals], out, indent=2)
+        out.write("\n")
+        return
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=SIGNAL_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for s in signals:
+            record = signal_record(s)
+            record["matched_terms"] = "; ".join(record["matched_terms"])
+            writer.writerow(record)
+        return
+    if not signals:
+        out.write("no signals\n")
+        return
+    rows = [
+        (
+            str(s.id),
+            when(s.created_at),
+            s.polarity.upper(),
+            s.thesis_id,
+            s.criterion_id,
+            f"{s.score:.2f}",
+            s.source,
+            s.item_title,
+        )
+        for s in signals
+    ]
+    headers = ("ID", "FOUND (UTC)", "POLARITY", "THESIS", "CRITERION", "SCORE", "SOURCE", "TITLE")
+    out.write(table(rows, headers, (5, 16, 8, 34, 10, 5, 18, 60)))
+
+
+def print_theses(summaries: Sequence[ThesisSummary], out: TextIO) -> None:
+    if not summaries:
+        out.write("no theses loaded yet (run `monitor run --once` first)\n")
+        return
+    rows = []
+    for t in summaries:
+        c = t.counts
+        latest = (
+            f"{when(t.latest.created_at)} {t.latest.polarity} {t.latest.criterion_id}: "
+            f"{t.latest.item_title}"
+            if t.latest
+            else "-"
+        )
+        rows.append(
+            (
+                t.thesis_id,
+                f"{c.get('confirm_7d', 0)}/{c.get('confirm_30d', 0)}",
+                f"{c.get('kill_7d', 0)}/{c.get('kill_30d', 0)}",
+                f"{c.get('watch_7d', 0)}/{c.get('watch_30d', 0)}",
+                latest,
+            )
+        )
+    headers = ("THESIS", "CONFIRM 7d/30d", "KILL 7d/30d", "WATCH 7d/30d", "LATEST SIGNAL")
+    out.write(table(rows, headers, (40, 14, 11, 12, 70)))
+
+
+def print_sources(health: Sequence[SourceHealth], out: TextIO) -> None:
+    rows = [
+        (
+            h.name,
+            when(h.last_attempt),
+            when(h.last_success),
+            str(h.http_status or "-"),
+            str(h.consecutive_failures),
+            when(h.next_poll),
+            h.last_error or "",
+        )
+        for h in health
+    ]
+    headers = ("SOURCE", "LAST ATTEMPT", "LAST SUCCESS", "HTTP", "FAILS", "NEXT POLL", "LAST ERROR")
+    out.write(table(rows, headers, (22, 16, 16, 4, 5, 16, 60)))

@@ -1,0 +1,700 @@
+"""``SqlStore``: the storage adapter over SQLAlchemy Core, for SQLite and PostgreSQL.
+
+Decisions:
+
+* Every public method runs in one transaction: a batch is stored whole or not at all, and what an
+  earlier call committed stays. On SQLite, writes start with ``BEGIN IMMEDIATE`` (taking the write
+  lock up front, so ``busy_timeout`` applies instead of a mid-transaction "database is locked").
+* Dedupe is the database's job (unique constraints plus ``INSERT … ON CONFLICT DO NOTHING
+  RETURNING id``), so several processes sharing one PostgreSQL cannot store a thing twice.
+* No business decisions: ``next_poll`` and ``next_attempt`` are given by the caller.
+* SQLAlchemy errors become ``StorageError`` (cause chained); messages show the URL with the
+  password masked and never contain it.
+* Windows and filters: ``since`` is inclusive (``>= since``); ``thesis_summaries`` counts signals
+  with ``now - N days <= created_at <= now``.
+* ``sync_sources`` and ``sync_theses`` take the whole configured set: sources and theses absent
+  from it are marked inactive (never deleted, signals and items refer to them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Join,
+    Select,
+    Table,
+    and_,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, Row, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from monitor.errors import StorageError
+from monitor.store import migrate as migrations
+from monitor.store.tables import criteria as criteria_t
+from monitor.store.tables import deliveries as deliveries_t
+from monitor.store.tables import items as items_t
+from monitor.store.tables import signals as signals_t
+from monitor.store.tables import sources as sources_t
+from monitor.store.tables import theses as theses_t
+from monitor.types import (
+    POLARITIES,
+    DeliveryTask,
+    Item,
+    Match,
+    Polarity,
+    Signal,
+    SourceConfig,
+    SourceHealth,
+    StoredItem,
+    Thesis,
+    ThesisSummary,
+)
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+MIGRATION_LOCK = 0x6D6F6E69  # "moni": the PostgreSQL advisory lock held while migrating
+_WRITE = "monitor_write"
+AnyRow = Row[*tuple[Any, ...]]
+DeliveryStatus = Literal["pending", "sent", "failed"]
+
+
+def link_key(link: str | None) -> str | None:
+    """The dedupe key of a canonical link (SHA-256 hex), None when there is no link."""
+    if not link:
+        return None
+    return hashlib.sha256(link.encode("utf-8")).hexdigest()
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
+class SqlStore:
+    """The signal store over one database URL (``sqlite:///path`` or ``postgresql+psycopg://``).
+
+    Raises ``StorageError`` for anything the database refuses or when it cannot be reached.
+    """
+
+    def __init__(self, url: str) -> None:
+        try:
+            parsed = make_url(url)
+        except SQLAlchemyError as e:
+            raise StorageError(f"invalid database URL: {e}") from e
+        self._password = parsed.password if isinstance(parsed.password, str) else None
+        self.safe_url = parsed.render_as_string(hide_password=True)
+        self._sqlite = parsed.get_backend_name() == "sqlite"
+        if self._sqlite:
+            _make_sqlite_parent(parsed.database, self.safe_url)
+        try:
+            self._engine: Engine = create_engine(parsed, pool_pre_ping=not self._sqlite)
+        except (SQLAlchemyError, ImportError) as e:
+            raise StorageError(f"cannot use database {self.safe_url}: {e}") from e
+        if self._sqlite:
+            _install_sqlite_pragmas(self._engine)
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, for read-only tooling and tests; writes go through methods."""
+        return self._engine
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _scrub(self, message: str) -> str:
+        if self._password:
+            message = message.replace(self._password, "***")
+        return message
+
+    def _reason(self, e: BaseException) -> str:
+        orig = e.orig if isinstance(e, DBAPIError) else None
+        reason = str(orig if orig is not None else e).strip()
+        return self._scrub(reason.splitlines()[0] if reason else type(e).__name__)
+
+    @contextmanager
+    def _transaction(self, action: str, *, write: bool = True) -> Iterator[Connection]:
+        try:
+            conn = self._engine.connect()
+        except SQLAlchemyError as e:
+            raise StorageError(
+                f"cannot reach database {self.safe_url}: {self._reason(e)}; check that the "
+                "server is running and that the database URL (host, port, user, name) is right"
+            ) from e
+        try:
+            conn.execution_options(**{_WRITE: write})
+            with conn.begin():
+                yield conn
+        except SQLAlchemyError as e:
+            raise StorageError(f"{action} failed on {self.safe_url}: {self._reason(e)}") from e
+        finally:
+            conn.close()
+
+    def _insert(self, table: Table) -> Any:
+        dialect = postgresql if not self._sqlite else sqlite
+        return dialect.insert(table)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Upgrade the schema to the newest revision (idempotent)."""
+        with self._transaction("migrating the schema") as conn:
+            if not self._sqlite:  # replicas starting together migrate one at a time
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            before = migrations.current_revision(conn)
+            migrations.upgrade(conn)
+            after = migrations.current_revision(conn)
+        if before != after:
+            log.info("database %s migrated from %s to %s", self.safe_url, before, after)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- sources ------------------------------------------------------------------------------
+
+    def sync_sources(self, sources: Sequence[SourceConfig], now: datetime) -> None:
+        names = [s.name for s in sources]
+        with self._transaction("syncing sources") as conn:
+            for s in sources:
+                stmt = self._insert(sources_t).values(
+                    name=s.name,
+                    url=s.url,
+                    interval_seconds=s.interval.total_seconds(),
+                    tags=s.tags,
+                    active=True,
+                    consecutive_failures=0,
+                    next_poll=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=[sources_t.c.name],
+                    set_={
+                        "url": stmt.excluded.url,
+                        "interval_seconds": stmt.excluded.interval_seconds,
+                        "tags": stmt.excluded.tags,
+                        "active": True,
+                        "updated_at": stmt.excluded.updated_at,
+                    },
+                )
+                conn.execute(stmt)
+            conn.execute(
+                update(sources_t)
+                .where(sources_t.c.name.notin_(names), sources_t.c.active.is_(True))
+                .values(active=False, updated_at=now)
+            )
+
+    def source_health(self, active_only: bool = True) -> list[SourceHealth]:
+        query = select(sources_t).order_by(sources_t.c.name)
+        if active_only:
+            query = query.where(sources_t.c.active.is_(True))
+        with self._transaction("reading sources", write=False) as conn:
+            return [_source_health(r) for r in conn.execute(query)]
+
+    def get_source_health(self, name: str) -> SourceHealth | None:
+        with self._transaction("reading a source", write=False) as conn:
+            row = conn.execute(select(sources_t).where(sources_t.c.name == name)).first()
+        return None if row is None else _source_health(row)
+
+    def record_poll(
+        self,
+        name: str,
+        *,
+        now: datetime,
+        ok: bool,
+        http_status: int | None,
+        error: str | None,
+        next_poll: datetime,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {
+            "last_attempt": now,
+            "http_status": http_status,
+            "next_poll": next_poll,
+            "updated_at": now,
+        }
+        if ok:
+            values.update(last_success=now, consecutive_failures=0, last_error=None)
+            if etag is not None:
+                values["etag"] = etag
+            if last_modified is not None:
+                values["last_modified"] = last_modified
+        else:
+            values.update(
+                consecutive_failures=sources_t.c.consecutive_failures + 1, last_error=error
+            )
+        with self._transaction(f"recording a poll of source {name!r}") as conn:
+            result = conn.execute(update(sources_t).where(sources_t.c.name == name).values(values))
+            if result.rowcount == 0:
+                raise StorageError(f"unknown source {name!r}: sync_sources first")
+
+    # -- items --------------------------------------------------------------------------------
+
+    def add_items(self, items: Sequence[Item], now: datetime) -> list[StoredItem]:
+        """Store the items not seen before; return only those, in input order."""
+        stmt = self._insert(items_t).on_conflict_do_nothing().returning(items_t.c.id)
+        stored: list[StoredItem] = []
+        first_seen = now.astimezone(UTC)
+        with self._transaction("storing items") as conn:
+            for item in items:
+                new_id = conn.execute(
+                    stmt,
+                    {
+                        "source": item.source,
+                        "item_id": item.item_id,
+                        "title": item.title,
+                        "summary": item.summary,
+                        "link": item.link,
+                        "link_key": link_key(item.link),
+                        "published": item.published,
+                        "updated": item.updated,
+                        "authors": item.authors,
+                        "tags": item.tags,
+                        "first_seen": now,
+                    },
+                ).scalar()
+                if new_id is not None:
+                    normalised = replace(
+                        item, published=_utc(item.published), updated=_utc(item.updated)
+                    )
+                    stored.append(StoredItem(id=new_id, item=normalised, first_seen=first_seen))
+        log.debug("stored %d new of %d items", len(stored), len(items))
+        return stored
+
+    def get_items(self, ids: Sequence[int]) -> list[StoredItem]:
+        """The stored items with these ids, in the order asked; unknown ids are left out."""
+        with self._transaction("reading items", write=False) as conn:
+            rows = conn.execute(select(items_t).where(items_t.c.id.in_(list(ids)))).all()
+        by_id = {r.id: _stored_item(r) for r in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def items_since(self, since: datetime | None) -> list[StoredItem]:
+        query = select(items_t).order_by(items_t.c.first_seen, items_t.c.id)
+        if since is not None:
+            query = query.where(items_t.c.first_seen >= since)
+        with self._transaction("reading items", write=False) as conn:
+            return [_stored_item(r) for r in conn.execute(query)]
+
+    # -- theses -------------------------------------------------------------------------------
+
+    def sync_theses(self, theses: Sequence[Thesis], now: datetime) -> None:
+        """Upsert the loaded theses and criteria; deactivate those no longer loaded."""
+        ids = [t.id for t in theses]
+        with self._transaction("syncing theses") as conn:
+            for t in theses:
+                stmt = self._insert(theses_t).values(
+                    id=t.id,
+                    title=t.title,
+                    read_throughs=t.read_throughs,
+                    brief_date=t.date,
+                    source_brief=t.source_brief,
+                    path=t.path,
+                    active=True,
+                    updated_at=now,
+                )
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=[theses_t.c.id],
+                        set_={
+                            name: stmt.excluded[name]
+                            for name in (
+                                "title",
+                                "read_throughs",
+                                "brief_date",
+                                "source_brief",
+                                "path",
+                                "active",
+                                "updated_at",
+                            )
+                        },
+                    )
+                )
+                for c in t.criteria:
+                    cstmt = self._insert(criteria_t).values(
+                        thesis_id=t.id,
+                        id=c.id,
+                        polarity=c.polarity,
+                        text=c.text,
+                        query=c.query,
+                        threshold=c.threshold,
+                        active=True,
+                        updated_at=now,
+                    )
+                    conn.execute(
+                        cstmt.on_conflict_do_update(
+                            index_elements=[criteria_t.c.thesis_id, criteria_t.c.id],
+                            set_={
+                                name: cstmt.excluded[name]
+                                for name in (
+                                    "polarity",
+                                    "text",
+                                    "query",
+                                    "threshold",
+                                    "active",
+                                    "updated_at",
+                                )
+                            },
+                        )
+                    )
+                conn.execute(
+                    update(criteria_t)
+                    .where(
+                        criteria_t.c.thesis_id == t.id,
+                        criteria_t.c.id.notin_([c.id for c in t.criteria]),
+                        criteria_t.c.active.is_(True),
+                    )
+                    .values(active=False, updated_at=now)
+                )
+            conn.execute(
+                update(theses_t)
+                .where(theses_t.c.id.notin_(ids), theses_t.c.active.is_(True))
+                .values(active=False, updated_at=now)
+            )
+            conn.execute(
+                update(criteria_t)
+                .where(criteria_t.c.thesis_id.notin_(ids), criteria_t.c.active.is_(True))
+                .values(active=False, updated_at=now)
+            )
+
+    # -- signals ------------------------------------------------------------------------------
+
+    def add_signals(self, found: Sequence[tuple[int, Match]], now: datetime) -> list[int]:
+        """Store (item id, match) pairs; return the ids of the new signals, in input order."""
+        stmt = self._insert(signals_t).on_conflict_do_nothing().returning(signals_t.c.id)
+        created: list[int] = []
+        with self._transaction("storing signals") as conn:
+            for item_id, m in found:
+                new_id = conn.execute(
+                    stmt,
+                    {
+                        "item_id": item_id,
+                        "thesis_id": m.thesis_id,
+                        "criterion_id": m.criterion_id,
+                        "polarity": m.polarity,
+                        "score": m.score,
+                        "matched_terms": m.matched_terms,
+                        "snippet": m.snippet,
+                        "created_at": now,
+                    },
+                ).scalar()
+                if new_id is not None:
+                    created.append(new_id)
+        log.debug("stored %d new of %d signals", len(created), len(found))
+        return created
+
+    def get_signals(self, ids: Sequence[int]) -> list[Signal]:
+        """The signals with these ids, in the order asked; unknown ids are left out."""
+        query = _signal_query().where(signals_t.c.id.in_(list(ids)))
+        with self._transaction("reading signals", write=False) as conn:
+            by_id = {r.id: _signal(r) for r in conn.execute(query)}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def list_signals(
+        self,
+        *,
+        thesis: str | None = None,
+        polarity: str | None = None,
+        since: datetime | None = None,
+        source: str | None = None,
+        limit: int | None = None,
+    ) -> list[Signal]:
+        """Signals newest first (``created_at`` then ``id``, descending); filters combine."""
+        conditions: list[ColumnElement[bool]] = []
+        if thesis is not None:
+            conditions.append(signals_t.c.thesis_id == thesis)
+        if polarity is not None:
+            conditions.append(signals_t.c.polarity == polarity)
+        if since is not None:
+            conditions.append(signals_t.c.created_at >= since)
+        if source is not None:
+            conditions.append(items_t.c.source == source)
+        query = _newest_first(_signal_query().where(*conditions))
+        if limit is not None:
+            query = query.limit(limit)
+        with self._transaction("reading signals", write=False) as conn:
+            return [_signal(r) for r in conn.execute(query)]
+
+    def thesis_summaries(self, now: datetime) -> list[ThesisSummary]:
+        """One summary per active thesis, by id: signal counts per polarity over 7 and 30 days."""
+        summaries: list[ThesisSummary] = []
+        with self._transaction("summarising theses", write=False) as conn:
+            active = conn.execute(
+                select(theses_t.c.id, theses_t.c.title)
+                .where(theses_t.c.active.is_(True))
+                .order_by(theses_t.c.id)
+            ).all()
+            counts: dict[str, dict[str, int]] = {
+                t.id: {f"{p}_{d}d": 0 for p in POLARITIES for d in (7, 30)} for t in active
+            }
+            for days in (7, 30):
+                rows = conn.execute(
+                    select(signals_t.c.thesis_id, signals_t.c.polarity, func.count())
+                    .where(
+                        signals_t.c.created_at >= now - timedelta(days=days),
+                        signals_t.c.created_at <= now,
+                    )
+                    .group_by(signals_t.c.thesis_id, signals_t.c.polarity)
+                )
+                for thesis_id, polarity, count in rows:
+                    key = f"{polarity}_{days}d"
+                    if thesis_id in counts and key in counts[thesis_id]:
+                        counts[thesis_id][key] = count
+            for t in active:
+                latest = conn.execute(
+                    _newest_first(_signal_query().where(signals_t.c.thesis_id == t.id)).limit(1)
+                ).first()
+                summaries.append(
+                    ThesisSummary(
+                        thesis_id=t.id,
+                        title=t.title,
+                        counts=counts[t.id],
+                        latest=None if latest is None else _signal(latest),
+                    )
+                )
+        return summaries
+
+    # -- delivery outbox ----------------------------------------------------------------------
+
+    def enqueue_deliveries(self, signal_ids: Sequence[int], channel: str, now: datetime) -> None:
+        """One pending delivery per (signal, channel); enqueuing again changes nothing."""
+        stmt = self._insert(deliveries_t).on_conflict_do_nothing()
+        with self._transaction(f"queueing deliveries to {channel}") as conn:
+            for signal_id in signal_ids:
+                conn.execute(
+                    stmt,
+                    {
+                        "signal_id": signal_id,
+                        "channel": channel,
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_attempt": now,
+                        "created_at": now,
+                    },
+                )
+
+    def due_deliveries(self, channel: str, now: datetime, limit: int = 100) -> list[DeliveryTask]:
+        """Pending or failed deliveries whose ``next_attempt`` has come, oldest first.
+
+        "Oldest" is queue order (delivery id, i.e. when it was enqueued), so that alerts go out
+        in the order their signals were found even after a retry.
+        """
+        query = (
+            select(
+                *_signal_columns(),
+                deliveries_t.c.id.label("delivery_id"),
+                deliveries_t.c.channel,
+                deliveries_t.c.attempts,
+                deliveries_t.c.status,
+                deliveries_t.c.last_error,
+                deliveries_t.c.next_attempt,
+            )
+            .select_from(
+                _signal_join().join(deliveries_t, deliveries_t.c.signal_id == signals_t.c.id)
+            )
+            .where(
+                deliveries_t.c.channel == channel,
+                deliveries_t.c.status.in_(["pending", "failed"]),
+                deliveries_t.c.next_attempt <= now,
+            )
+            .order_by(deliveries_t.c.id)
+            .limit(limit)
+        )
+        with self._transaction(f"reading deliveries to {channel}", write=False) as conn:
+            return [
+                DeliveryTask(
+                    id=r.delivery_id,
+                    signal=_signal(r),
+                    channel=r.channel,
+                    attempts=r.attempts,
+                    status=cast(DeliveryStatus, r.status),
+                    last_error=r.last_error,
+                    next_attempt=r.next_attempt,
+                )
+                for r in conn.execute(query)
+            ]
+
+    def mark_sent(self, delivery_id: int, now: datetime, ts: str | None) -> None:
+        self._update_delivery(
+            delivery_id,
+            status="sent",
+            attempts=deliveries_t.c.attempts + 1,
+            slack_ts=ts,
+            sent_at=now,
+        )
+
+    def mark_failed(
+        self, delivery_id: int, now: datetime, error: str, next_attempt: datetime
+    ) -> None:
+        self._update_delivery(
+            delivery_id,
+            status="failed",
+            attempts=deliveries_t.c.attempts + 1,
+            last_error=error,
+            next_attempt=next_attempt,
+        )
+
+    def _update_delivery(self, delivery_id: int, **values: Any) -> None:
+        with self._transaction(f"updating delivery {delivery_id}") as conn:
+            result = conn.execute(
+                update(deliveries_t).where(deliveries_t.c.id == delivery_id).values(**values)
+            )
+            if result.rowcount == 0:
+                raise StorageError(f"unknown delivery {delivery_id}")
+
+    def delivery_counts(self) -> dict[str, int]:
+        """Deliveries per status; "pending", "sent" and "failed" are always present."""
+        counts = {"pending": 0, "sent": 0, "failed": 0}
+        with self._transaction("counting deliveries", write=False) as conn:
+            rows = conn.execute(
+                select(deliveries_t.c.status, func.count()).group_by(deliveries_t.c.status)
+            )
+            counts.update({status: n for status, n in rows})
+        return counts
+
+
+# -- SQLite setup -------------------------------------------------------------------------------
+
+
+def _make_sqlite_parent(database: str | None, safe_url: str) -> None:
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StorageError(f"cannot create the directory of database {safe_url}: {e}") from e
+
+
+def _install_sqlite_pragmas(engine: Engine) -> None:
+    """WAL, foreign keys, busy timeout on every connection; we issue BEGIN ourselves."""
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the driver must not BEGIN implicitly
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE, True)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+# -- rows to plain data -------------------------------------------------------------------------
+
+
+def _source_health(r: AnyRow) -> SourceHealth:
+    return SourceHealth(
+        name=r.name,
+        url=r.url,
+        interval=timedelta(seconds=r.interval_seconds),
+        tags=r.tags,
+        last_attempt=r.last_attempt,
+        last_success=r.last_success,
+        http_status=r.http_status,
+        last_error=r.last_error,
+        consecutive_failures=r.consecutive_failures,
+        next_poll=r.next_poll,
+        etag=r.etag,
+        last_modified=r.last_modified,
+    )
+
+
+def _stored_item(r: AnyRow) -> StoredItem:
+    return StoredItem(
+        id=r.id,
+        item=Item(
+            source=r.source,
+            item_id=r.item_id,
+            title=r.title,
+            summary=r.summary,
+            link=r.link,
+            published=r.published,
+            updated=r.updated,
+            authors=r.authors,
+            tags=r.tags,
+        ),
+        first_seen=r.first_seen,
+    )
+
+
+def _signal_columns() -> list[ColumnElement[Any]]:
+    return [
+        signals_t.c.id,
+        signals_t.c.created_at,
+        signals_t.c.thesis_id,
+        theses_t.c.title.label("thesis_title"),
+        signals_t.c.criterion_id,
+        criteria_t.c.text.label("criterion_text"),
+        signals_t.c.polarity,
+        signals_t.c.score,
+        signals_t.c.matched_terms,
+        signals_t.c.snippet,
+        signals_t.c.item_id,
+        items_t.c.title.label("item_title"),
+        items_t.c.link.label("item_link"),
+        items_t.c.source,
+        items_t.c.published,
+    ]
+
+
+def _signal_join() -> Join:
+    return (
+        signals_t.join(items_t, items_t.c.id == signals_t.c.item_id)
+        .join(
+            criteria_t,
+            and_(
+                criteria_t.c.thesis_id == signals_t.c.thesis_id,
+                criteria_t.c.id == signals_t.c.criterion_id,
+            ),
+        )
+        .join(theses_t, theses_t.c.id == signals_t.c.thesis_id)
+    )
+
+
+def _signal_query() -> Select[Any]:
+    """Signals joined with their item, criterion and thesis: the columns ``_signal`` reads."""
+    return select(*_signal_columns()).select_from(_signal_join())
+
+
+def _newest_first(query: Select[Any]) -> Select[Any]:
+    return query.order_by(signals_t.c.created_at.desc(), signals_t.c.id.desc())
+
+
+def _signal(r: AnyRow) -> Signal:
+    return Signal(
+        id=r.id,
+        created_at=r.created_at,
+        thesis_id=r.thesis_id,
+        thesis_title=r.thesis_title,
+        criterion_id=r.criterion_id,
+        criterion_text=r.criterion_text,
+        polarity=cast(Polarity, r.polarity),
+        score=r.score,
+        matched_terms=r.matched_terms,
+        snippet=r.snippet,
+        item_id=r.item_id,
+        item_title=r.item_title,
+        item_link=r.item_link,
+        source=r.source,
+        published=r.published,
+    )

@@ -1,0 +1,215 @@
+"""Plain data shared by every layer: no I/O, no clock, no database.
+
+All datetimes are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+Polarity = Literal["confirm", "kill", "watch"]
+POLARITIES: tuple[Polarity, ...] = ("confirm", "kill", "watch")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One feed to poll, as written in the config file."""
+
+    name: str
+    url: str
+    interval: timedelta = timedelta(minutes=15)
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What the fetcher got. ``status`` is 200 (``content`` set) or 304 (``content`` None)."""
+
+    url: str
+    status: int
+    content: bytes | None
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class Item:
+    """A normalised feed entry. ``summary`` is plain text; ``link`` is canonical."""
+
+    source: str
+    item_id: str
+    title: str
+    summary: str = ""
+    link: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    authors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return f"{self.title}\n{self.summary}" if self.summary else self.title
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """An item as the store holds it: ``id`` is the database key."""
+
+    id: int
+    item: Item
+    first_seen: datetime
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One confirm/kill/watch criterion of a thesis.
+
+    ``query`` is a boolean keyword query (see ``monitor.rules.query``).
+    ``threshold`` is the minimum score for a match to become a signal.
+    """
+
+    id: str
+    polarity: Polarity
+    text: str
+    query: str
+    threshold: float = 0.0
+    line: int | None = None  # where it stands in its rule file, for error messages
+
+
+@dataclass(frozen=True)
+class Thesis:
+    id: str
+    title: str
+    criteria: tuple[Criterion, ...]
+    read_throughs: tuple[str, ...] = ()
+    date: date | None = None
+    source_brief: str | None = None
+    path: str | None = None  # the rule file it was loaded from
+
+    def criterion(self, criterion_id: str) -> Criterion:
+        for c in self.criteria:
+            if c.id == criterion_id:
+                return c
+        raise KeyError(criterion_id)
+
+
+@dataclass(frozen=True)
+class Match:
+    """Matching's output: an item is evidence for one criterion of one thesis."""
+
+    thesis_id: str
+    criterion_id: str
+    polarity: Polarity
+    score: float
+    matched_terms: tuple[str, ...]
+    snippet: str
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A stored match joined with what a reader needs to understand it."""
+
+    id: int
+    created_at: datetime
+    thesis_id: str
+    thesis_title: str
+    criterion_id: str
+    criterion_text: str
+    polarity: Polarity
+    score: float
+    matched_terms: tuple[str, ...]
+    snippet: str
+    item_id: int
+    item_title: str
+    item_link: str | None
+    source: str
+    published: datetime | None
+
+
+@dataclass(frozen=True)
+class Alert:
+    """What a notifier renders; built from a Signal."""
+
+    signal_id: int
+    polarity: Polarity
+    thesis_id: str
+    thesis_title: str
+    criterion_id: str
+    criterion_text: str
+    item_title: str
+    item_link: str | None
+    source: str
+    published: datetime | None
+    snippet: str
+    matched_terms: tuple[str, ...] = ()
+    score: float = 0.0
+
+    @classmethod
+    def from_signal(cls, s: Signal) -> Alert:
+        return cls(
+            signal_id=s.id,
+            polarity=s.polarity,
+            thesis_id=s.thesis_id,
+            thesis_title=s.thesis_title,
+            criterion_id=s.criterion_id,
+            criterion_text=s.criterion_text,
+            item_title=s.item_title,
+            item_link=s.item_link,
+            source=s.source,
+            published=s.published,
+            snippet=s.snippet,
+            matched_terms=s.matched_terms,
+            score=s.score,
+        )
+
+
+@dataclass(frozen=True)
+class DeliveryReceipt:
+    """What a notifier returns when Slack (or the console) accepted an alert."""
+
+    channel: str
+    ts: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    """Polling state of one source, kept by the store."""
+
+    name: str
+    url: str
+    interval: timedelta
+    tags: tuple[str, ...] = ()
+    last_attempt: datetime | None = None
+    last_success: datetime | None = None
+    http_status: int | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    next_poll: datetime | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryTask:
+    """A pending (or failed, to retry) delivery of one signal to one channel."""
+
+    id: int
+    signal: Signal
+    channel: str
+    attempts: int
+    status: Literal["pending", "sent", "failed"]
+    last_error: str | None = None
+    next_attempt: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ThesisSummary:
+    """Counts for ``monitor theses``."""
+
+    thesis_id: str
+    title: str
+    counts: dict[str, int] = field(default_factory=dict)  # keys like "confirm_7d", "kill_30d"
+    latest: Signal | None = None

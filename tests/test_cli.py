@@ -1,0 +1,211 @@
+"""The ``monitor`` command as a user runs it: real processes, real servers, real files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.corpus import shared_dir
+from tests.e2e import CONFIRM_ITEM, KILL_ITEM, NOISE_ITEM, WATCH_ITEM, rss, write_config
+from tests.fakeslack import DEFAULT_TOKEN, FakeSlack
+from tests.feedserver import FeedServer
+
+REPO = Path(__file__).resolve().parents[1]
+BRIEFS = sorted((shared_dir() / "briefs").glob("*.txt"))
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL"))}
+    env["MONITOR_DATA_DIR"] = str(tmp_path / "data")
+    env.update(extra)
+    return env
+
+
+def monitor(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", *args],
+        cwd=tmp_path,
+        env=env or clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def slack_env(tmp_path: Path, slack: FakeSlack) -> dict[str, str]:
+    return clean_env(
+        tmp_path,
+        SLACK_BOT_TOKEN=DEFAULT_TOKEN,
+        SLACK_CHANNEL="#investing",
+        SLACK_API_URL=slack.base_url,
+    )
+
+
+def test_every_command_has_help(tmp_path: Path) -> None:
+    out = monitor(tmp_path, "--help")
+    assert out.returncode == 0
+    commands = ["run", "check", "import-brief", "signals", "theses", "sources", "demo"]
+    for command in commands:
+        assert command in out.stdout
+        sub = monitor(tmp_path, command, "--help")
+        assert sub.returncode == 0 and "--config" in sub.stdout, command
+
+
+def test_run_once_posts_alerts_to_slack_and_signals_lists_them(
+    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack
+) -> None:
+    url = feed_server.add("/feed.xml", rss([CONFIRM_ITEM, KILL_ITEM, WATCH_ITEM, NOISE_ITEM]))
+    write_config(tmp_path, {"wire": url, "down": feed_server.url("/missing.xml")})
+    env = slack_env(tmp_path, fake_slack)
+
+    run = monitor(tmp_path, "run", "--once", env=env)
+
+    assert run.returncode == 0, run.stderr
+    assert "source down failed" in run.stderr and "404" in run.stderr
+    assert "3 new signal(s)" in run.stderr and "2 alert(s) sent" in run.stderr
+    assert len(fake_slack.messages) == 2
+    assert DEFAULT_TOKEN not in run.stderr + run.stdout
+
+    table = monitor(tmp_path, "signals", env=env)
+    assert table.returncode == 0
+    assert CONFIRM_ITEM[1][:40] in table.stdout and "KILL" in table.stdout
+
+    as_json = json.loads(monitor(tmp_path, "signals", "--format", "json", env=env).stdout)
+    assert {r["criterion_id"] for r in as_json} == {"confirm-1", "kill-1", "unknown-1"}
+    kills = json.loads(
+        monitor(tmp_path, "signals", "--polarity", "kill", "--format", "json", env=env).stdout
+    )
+    assert [r["item_title"] for r in kills] == [KILL_ITEM[1]]
+    rows = list(csv.DictReader(io.StringIO(monitor(tmp_path, "signals", "--format", "csv").stdout)))
+    assert len(rows) == 3 and rows[0]["thesis_id"] == "test-nuclear"
+    assert monitor(tmp_path, "signals", "--source", "other", env=env).stdout == "no signals\n"
+    limited = monitor(tmp_path, "signals", "--limit", "1", "--format", "json", env=env)
+    assert len(json.loads(limited.stdout)) == 1
+    since = monitor(tmp_path, "signals", "--since", "7d", "--format", "json", env=env)
+    assert len(json.loads(since.stdout)) == 3  # created now, by the wall clock
+
+    theses = monitor(tmp_path, "theses", env=env)
+    assert theses.returncode == 0
+    line = next(ln for ln in theses.stdout.splitlines() if ln.startswith("test-nuclear"))
+    assert line.split()[1:4] == ["1/1", "1/1", "1/1"]
+
+    health = monitor(tmp_path, "sources", env=env)
+    assert "down" in health.stdout and "404" in health.stdout
+
+
+def test_run_once_without_slack_prints_alerts_to_the_console(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    url = feed_server.add("/feed.xml", rss([CONFIRM_ITEM]))
+    write_config(tmp_path, {"wire": url})
+
+    run = monitor(tmp_path, "run", "--once")
+
+    assert run.returncode == 0, run.stderr
+    assert "CONFIRM" in run.stdout and CONFIRM_ITEM[1] in run.stdout
+    assert (tmp_path / "data" / "monitor.db").exists()  # the documented default place
+
+
+def test_run_once_fails_clearly_on_fatal_problems(tmp_path: Path) -> None:
+    (tmp_path / "monitor.yaml").write_text("sources: [\n", encoding="utf-8")
+    bad_config = monitor(tmp_path, "run", "--once")
+    assert bad_config.returncode == 2
+    assert "monitor.yaml:2" in bad_config.stderr and "invalid YAML" in bad_config.stderr
+
+    write_config(tmp_path, {"wire": "http://127.0.0.1:9/feed"})
+    env = clean_env(tmp_path, DATABASE_URL="postgresql+psycopg://postgres:s3cret@127.0.0.1:1/x")
+    no_db = monitor(tmp_path, "run", "--once", env=env)
+    assert no_db.returncode == 3
+    assert "cannot reach database" in no_db.stderr and "s3cret" not in no_db.stderr
+
+
+def test_daemon_polls_alerts_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack
+) -> None:
+    url = feed_server.add("/feed.xml", rss([CONFIRM_ITEM, KILL_ITEM]))
+    write_config(tmp_path, {"wire": url})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run", "--tick", "0.2"],
+        cwd=tmp_path,
+        env=slack_env(tmp_path, fake_slack),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert fake_slack.wait_for_messages(2, timeout=60), "daemon sent no alerts"
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert "received SIGTERM" in stderr and "stopped" in stderr
+    assert len(fake_slack.messages) == 2  # polled again on later ticks, no repeats
+
+
+def test_check_accepts_valid_rules_and_lists_every_problem(tmp_path: Path) -> None:
+    write_config(tmp_path, {"wire": "https://example.com/feed"})
+    ok = monitor(tmp_path, "check")
+    assert ok.returncode == 0, ok.stderr
+    assert "1 valid thesis(es), 3 criteria; 0 problem(s)" in ok.stdout
+
+    (tmp_path / "rules" / "broken.yaml").write_text(
+        "thesis:\n  id: broken\n  title: Broken\n  colour: red\ncriteria:\n"
+        "  - id: confirm-1\n    polarity: confirm\n    text: x\n    query: a OR b\n"
+        "  - id: confirm-1\n    polarity: confirm\n    text: y\n    query: c\n"
+        "  - id: kill-1\n    polarity: kill\n    text: z\n    query: (a OR b\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "rules" / "bad-yaml.yaml").write_text("thesis: [\n", encoding="utf-8")
+    bad = monitor(tmp_path, "check")
+    assert bad.returncode == 1
+    problems = bad.stderr.strip().splitlines()
+    broken = str(tmp_path / "rules" / "broken.yaml")
+    assert any(p.startswith(f"{broken}:4") and "colour" in p for p in problems)
+    assert any(p.startswith(f"{broken}:10") and "duplicate" in p for p in problems)
+    assert any(p.startswith(f"{broken}:17:12") and "never closed" in p for p in problems)
+    assert any(p.startswith(str(tmp_path / "rules" / "bad-yaml.yaml") + ":2") for p in problems)
+
+
+@pytest.mark.parametrize("brief", BRIEFS, ids=lambda p: p.name)
+def test_import_brief_writes_a_rule_file_that_check_accepts(tmp_path: Path, brief: Path) -> None:
+    write_config(tmp_path, {"wire": "https://example.com/feed"})
+    (tmp_path / "rules" / "nuclear.yaml").unlink()
+
+    out = monitor(tmp_path, "import-brief", str(brief))
+
+    assert out.returncode == 0, out.stderr
+    assert "3 read-through(s), 3 confirm, 3 kill" in out.stdout
+    written = list((tmp_path / "rules").glob("*.yaml"))
+    assert len(written) == 1
+    check = monitor(tmp_path, "check")
+    assert check.returncode == 0, check.stderr
+    again = monitor(tmp_path, "import-brief", str(brief))
+    assert again.returncode == 2 and "--force" in again.stderr
+
+
+def test_import_brief_without_overlay_names_the_file(tmp_path: Path) -> None:
+    brief = tmp_path / "no-overlay.txt"
+    brief.write_text("Rosa Del Mar\n\nDaily Brief\n\nIssue 1 2026-01-01\n\nTitle\n", "utf-8")
+    out = monitor(tmp_path, "import-brief", str(brief), "-o", "-")
+    assert out.returncode == 2
+    assert str(brief) in out.stderr and "Investor overlay" in out.stderr
+
+
+def test_shipped_rules_pass_check(tmp_path: Path) -> None:
+    out = monitor(tmp_path, "check", "--config", str(REPO / "monitor.yaml"))
+    assert out.returncode == 0, out.stderr
+    assert f"{len(BRIEFS)} rule file(s), {len(BRIEFS)} valid thesis(es)" in out.stdout

@@ -1,0 +1,203 @@
+"""One poll cycle end to end: real feed server, real fake Slack, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor.service import Service
+from monitor.settings import Environment, load_config
+from tests.e2e import (
+    CONFIRM_ITEM,
+    HOSTILE_ITEM,
+    KILL_ITEM,
+    NOISE_ITEM,
+    WATCH_ITEM,
+    Clock,
+    rss,
+    write_config,
+)
+from tests.fakeslack import DEFAULT_TOKEN, FakeSlack
+from tests.feedserver import FeedServer
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url"))
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def make_service(
+    tmp_path: Path, sources: dict[str, str], database_url: str, slack: FakeSlack, clock: Clock
+) -> Service:
+    config = load_config(write_config(tmp_path, sources))
+    env = Environment.from_mapping(
+        {
+            "DATABASE_URL": database_url,
+            "SLACK_BOT_TOKEN": DEFAULT_TOKEN,
+            "SLACK_CHANNEL": "#investing",
+            "SLACK_API_URL": slack.base_url,
+        }
+    )
+    service = Service(config, env, clock=clock)
+    assert service.start() == []
+    return service
+
+
+@pytest.fixture
+def service_factory(
+    tmp_path: Path, database_url: str, fake_slack: FakeSlack, clock: Clock
+) -> Iterator[object]:
+    made: list[Service] = []
+
+    def factory(sources: dict[str, str]) -> Service:
+        made.append(make_service(tmp_path, sources, database_url, fake_slack, clock))
+        return made[-1]
+
+    yield factory
+    for service in made:
+        service.close()
+
+
+def test_cycle_stores_signals_then_alerts_confirm_and_kill_to_slack(
+    feed_server: FeedServer, fake_slack: FakeSlack, service_factory
+) -> None:
+    url = feed_server.add("/feed.xml", rss([CONFIRM_ITEM, KILL_ITEM, WATCH_ITEM, NOISE_ITEM]))
+    service = service_factory({"wire": url})
+
+    report = service.run_cycle()
+
+    assert report.failed == {}
+    assert report.new_items == 4
+    signals = service.store.list_signals()
+    assert sorted((s.criterion_id, s.item_title) for s in signals) == [
+        ("confirm-1", CONFIRM_ITEM[1]),
+        ("kill-1", KILL_ITEM[1]),
+        ("unknown-1", WATCH_ITEM[1]),
+    ]
+    confirm = next(s for s in signals if s.polarity == "confirm")
+    assert set(confirm.matched_terms) >= {"restart*", "reactor"}
+    assert "restart" in confirm.snippet.lower()
+    # watch signals are history only: two alerts, one per confirm/kill signal
+    assert len(fake_slack.messages) == 2
+    posted = " ".join(str(m.blocks) for m in fake_slack.messages)
+    assert CONFIRM_ITEM[1] in posted and KILL_ITEM[1] in posted
+    assert "https://news.example.com/a-1" in posted
+    assert service.store.delivery_counts() == {"sent": 2, "pending": 0, "failed": 0}
+
+
+def test_second_cycle_uses_conditional_get_and_stays_quiet(
+    feed_server: FeedServer, fake_slack: FakeSlack, service_factory, clock: Clock
+) -> None:
+    url = feed_server.add("/feed.xml", rss([CONFIRM_ITEM]), etag='"v1"')
+    service = service_factory({"wire": url})
+    service.run_cycle()
+
+    clock.advance(minutes=10)
+    assert service.run_cycle().polled == []  # not due before its 15 minute interval
+    clock.advance(minutes=6)
+    report = service.run_cycle()
+
+    assert report.polled == ["wire"]
+    assert report.new_items == 0
+    assert feed_server.requests_to("/feed.xml")[-1].header("If-None-Match") == '"v1"'
+    assert len(fake_slack.messages) == 1
+    health = service.store.get_source_health("wire")
+    assert health is not None and health.http_status == 304 and health.consecutive_failures == 0
+
+
+def test_slack_outage_delays_alerts_and_loses_none(
+    feed_server: FeedServer, fake_slack: FakeSlack, service_factory, clock: Clock
+) -> None:
+    url = feed_server.add("/feed.xml", rss([CONFIRM_ITEM, KILL_ITEM]))
+    service = service_factory({"wire": url})
+    fake_slack.queue_server_error(times=1, status=503)
+
+    first = service.run_cycle()
+
+    assert len(first.new_signals) == 2  # signals written although Slack failed
+    assert first.alerts_failed == 1 and fake_slack.messages == []
+    clock.advance(seconds=10)
+    assert service.run_cycle().alerts_sent == 0  # backoff not over yet
+    clock.advance(seconds=30)
+    assert service.run_cycle().alerts_sent == 2
+    assert len(fake_slack.messages) == 2
+    assert CONFIRM_ITEM[1] in str(fake_slack.messages[0].blocks)  # order kept
+
+
+def test_rate_limit_is_retried_after_slacks_retry_after(
+    feed_server: FeedServer, fake_slack: FakeSlack, service_factory, clock: Clock
+) -> None:
+    url = feed_server.add("/feed.xml", rss([CONFIRM_ITEM]))
+    service = service_factory({"wire": url})
+    fake_slack.queue_rate_limit(times=1, retry_after=120)
+
+    service.run_cycle()
+    clock.advance(seconds=119)
+    assert service.run_cycle().alerts_sent == 0
+    clock.advance(seconds=1)
+    assert service.run_cycle().alerts_sent == 1
+
+
+def test_failing_source_is_recorded_backs_off_and_others_go_on(
+    feed_server: FeedServer, fake_slack: FakeSlack, service_factory, clock: Clock
+) -> None:
+    good = feed_server.add("/good.xml", rss([CONFIRM_ITEM]))
+    bad = feed_server.add("/bad.xml", b"oops", status=500)
+    junk = feed_server.add(
+        "/junk.xml", b"<html><body>not a feed</body></html>", content_type="text/html"
+    )
+    service = service_factory({"good": good, "bad": bad, "junk": junk})
+
+    report = service.run_cycle()
+
+    assert set(report.failed) == {"bad", "junk"}
+    assert "500" in report.failed["bad"]
+    assert len(fake_slack.messages) == 1
+    bad_health = service.store.get_source_health("bad")
+    assert bad_health is not None
+    assert bad_health.consecutive_failures == 1 and bad_health.http_status == 500
+    assert bad_health.next_poll == clock.now + bad_health.interval
+    clock.advance(minutes=15)
+    service.run_cycle()
+    bad_health = service.store.get_source_health("bad")
+    assert bad_health is not None and bad_health.consecutive_failures == 2
+    assert bad_health.next_poll == clock.now + 2 * bad_health.interval
+
+
+def test_same_story_from_two_sources_is_one_item_and_one_alert(
+    feed_server: FeedServer, fake_slack: FakeSlack, service_factory
+) -> None:
+    a = feed_server.add("/a.xml", rss([CONFIRM_ITEM]))
+    # the second feed carries the story under another guid but with the same link
+    b = feed_server.add(
+        "/b.xml",
+        rss([CONFIRM_ITEM]).replace(b"<guid>a-1</guid>", b"<guid>other-guid</guid>"),
+    )
+    service = service_factory({"a": a, "b": b})
+
+    report = service.run_cycle()
+
+    assert report.new_items == 1
+    assert len(fake_slack.messages) == 1
+
+
+def test_hostile_item_cannot_ping_or_inject_links(
+    feed_server: FeedServer, fake_slack: FakeSlack, service_factory
+) -> None:
+    url = feed_server.add("/feed.xml", rss([HOSTILE_ITEM]))
+    service = service_factory({"wire": url})
+
+    service.run_cycle()
+
+    assert len(fake_slack.messages) == 1
+    message = fake_slack.messages[0]
+    wire = str(message.blocks) + (message.text or "")
+    assert "<!channel>" not in wire and "<!here>" not in wire
+    assert "<http://evil.example|click>" not in wire
