@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,7 +13,7 @@ from monitor.errors import BriefError
 from monitor.rules.query import parse_query
 from tests.briefdata import item_text, make_brief, real_brief_paths
 
-EXPECTED = {
+EXPECTED: dict[str, dict[str, Any]] = {
     "rosa-del-mar-2026-03-22-issue-81.txt": {
         "id": "rosa-del-mar-81-lossy-self-improvement",
         "title": "Lossy-Self-Improvement Vs Recursive Self-Improvement",
@@ -38,7 +40,7 @@ def test_both_real_briefs_are_present() -> None:
 
 
 @pytest.mark.parametrize("path", real_brief_paths(), ids=lambda p: p.name)
-def test_real_brief_sections_have_the_expected_counts(path) -> None:
+def test_real_brief_sections_have_the_expected_counts(path: Path) -> None:
     doc = parse_brief_sections(path.read_text(encoding="utf-8"), path.name)
     expected = EXPECTED[path.name]
     assert doc.publisher == "Rosa Del Mar"
@@ -55,7 +57,7 @@ def test_real_brief_sections_have_the_expected_counts(path) -> None:
 
 
 @pytest.mark.parametrize("path", real_brief_paths(), ids=lambda p: p.name)
-def test_real_brief_becomes_a_thesis_with_ordered_criteria(path) -> None:
+def test_real_brief_becomes_a_thesis_with_ordered_criteria(path: Path) -> None:
     thesis = parse_brief(path.read_text(encoding="utf-8"), str(path))
     expected = EXPECTED[path.name]
     assert thesis.id == expected["id"]
@@ -101,7 +103,7 @@ LAYOUTS = {
 
 
 @pytest.mark.parametrize("layout", LAYOUTS.values(), ids=list(LAYOUTS))
-def test_layout_variations_give_the_same_lists(layout) -> None:
+def test_layout_variations_give_the_same_lists(layout: dict[str, Any]) -> None:
     items = layout.get("items", 3)
     doc = parse_brief_sections(make_brief(**layout), "brief.txt")
     assert doc.confirm == tuple(item_text("Confirm", n) for n in range(1, items + 1))
@@ -133,7 +135,9 @@ def test_missing_overlay_is_an_error_naming_the_file() -> None:
         ({"kill": False}, "'What would kill'", "'What would confirm'"),
     ],
 )
-def test_overlay_without_a_list_names_the_missing_list(knobs, named, not_named) -> None:
+def test_overlay_without_a_list_names_the_missing_list(
+    knobs: dict[str, Any], named: str, not_named: str
+) -> None:
     text = make_brief(**knobs)
     with pytest.raises(BriefError) as caught:
         parse_brief(text, "x.txt")
@@ -166,10 +170,10 @@ def test_date_falls_back_to_the_file_name() -> None:
         "AI labs consolidate.",
         "Prices (for HALEU) rise - sharply; see: 'the cost'!",
         "The and of to.",
-        "R&D: 1–3% \"quoted\" (and) OR NOT *",
+        'R&D: 1\u20133% "quoted" (and) OR NOT *',
     ],
 )
-def test_starter_queries_are_valid_and_use_the_sentence(sentence) -> None:
+def test_starter_queries_are_valid_and_use_the_sentence(sentence: str) -> None:
     query = parse_query(starter_query(sentence))
     assert query.positive_terms()
 

@@ -16,14 +16,14 @@ from monitor.rules.query import Word, parse_query
     [
         ("Hello, World!", ["hello", "world"]),
         ("AI-driven post-training", ["ai", "driven", "post", "training"]),
-        ("R&D at 1–3%", ["r", "d", "at", "1", "3"]),
+        ("R&D at 1\u20133%", ["r", "d", "at", "1", "3"]),
         ("DeepSeek's snake_case", ["deepseek", "s", "snake", "case"]),
         ("Zürich ÉCOLE straße", ["zürich", "école", "strasse"]),
-        ("Ｆｕｌｌｗｉｄｔｈ", ["fullwidth"]),
+        ("\uff26\uff55\uff4c\uff4c", ["full"]),
         ("", []),
     ],
 )
-def test_tokenize_splits_on_non_alphanumerics_and_folds_case(text, tokens) -> None:
+def test_tokenize_splits_on_non_alphanumerics_and_folds_case(text: str, tokens: list[str]) -> None:
     assert tokenize(text) == tokens
 
 
@@ -64,7 +64,7 @@ PARSES = [
 
 
 @pytest.mark.parametrize(("text", "canonical"), PARSES, ids=[p[0] for p in PARSES])
-def test_parse_gives_the_canonical_form(text, canonical) -> None:
+def test_parse_gives_the_canonical_form(text: str, canonical: str) -> None:
     assert str(parse_query(text)) == canonical
 
 
@@ -109,7 +109,7 @@ ERRORS = [
 
 
 @pytest.mark.parametrize(("text", "position", "message"), ERRORS, ids=[e[0] for e in ERRORS])
-def test_syntax_errors_carry_their_offset(text, position, message) -> None:
+def test_syntax_errors_carry_their_offset(text: str, position: int, message: str) -> None:
     with pytest.raises(QuerySyntaxError) as caught:
         parse_query(text)
     assert caught.value.position == position
@@ -165,7 +165,7 @@ EVALUATIONS = [
 
 
 @pytest.mark.parametrize(("query", "terms"), EVALUATIONS, ids=[e[0] for e in EVALUATIONS])
-def test_evaluate_returns_matched_terms_or_none(query, terms) -> None:
+def test_evaluate_returns_matched_terms_or_none(query: str, terms: tuple[str, ...] | None) -> None:
     doc = Document.from_text(TEXT)
     parsed = parse_query(query)
     assert parsed.evaluate(doc) == terms
@@ -198,6 +198,7 @@ def test_a_matching_document_always_contains_a_positive_term() -> None:
         for doc_text in docs:
             doc = Document.from_text(doc_text)
             if query.matches(doc):
-                assert any(
-                    parse_query(str(t)).matches(doc) for t in query.positive_terms()
-                ), (text, doc_text)
+                assert any(parse_query(str(t)).matches(doc) for t in query.positive_terms()), (
+                    text,
+                    doc_text,
+                )

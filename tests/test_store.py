@@ -531,3 +531,13 @@ def test_due_deliveries_keep_queue_order_after_a_retry(store: SqlStore) -> None:
     store.mark_failed(first.id, NOW, "HTTP 503", NOW + timedelta(minutes=1))
     later = store.due_deliveries("#alerts", NOW + timedelta(minutes=1))
     assert [d.signal.id for d in later] == [s1, s2]
+
+
+def test_signal_shows_updated_as_publication_time_when_published_is_missing(
+    store: SqlStore,
+) -> None:
+    store.sync_theses([thesis("t1")], NOW)
+    when = NOW - timedelta(hours=3)
+    dated = store.add_items([item(1, updated=when), item(2, published=NOW, updated=when)], NOW)
+    ids = store.add_signals([(dated[0].id, match("c1")), (dated[1].id, match("k1"))], NOW)
+    assert [s.published for s in store.get_signals(ids)] == [when, NOW]

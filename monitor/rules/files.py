@@ -25,8 +25,9 @@ Decisions:
   problem of every file (several per file where they are independent) and duplicate thesis ids
   across files, so ``monitor check`` can list them all at once.
 * Errors carry ``file:line[:column]``: the key's line for unknown fields, the value's line for
-  wrong values, the enclosing entry's line for missing fields. A query syntax error points at the
-  offending character (for one-line queries, and for ``|``/``>`` blocks without blank lines).
+  wrong values, the enclosing key's (or list entry's) line for missing fields. A query syntax
+  error points at the offending character (one-line queries, and ``|``/``>`` blocks without
+  blank lines).
 * Criteria keep the line of their list entry (``Criterion.line``); the thesis keeps its file
   (``Thesis.path``).
 * :func:`dump_rule_file` writes block-style YAML that :func:`load_rule_file` reads back to the
@@ -74,7 +75,9 @@ class _Checker:
     errors: list[RuleError] = field(default_factory=list)
 
     def fail(self, message: str, address: tuple[Hashable, ...], *, at_key: bool = False) -> None:
-        found = self.lines.key_position(*address) if at_key else self.lines.position(*address)
+        found = self.lines.key_position(*address) if at_key else None
+        if found is None:
+            found = self.lines.position(*address)
         if found is None:
             line = self.lines.line(*address)
             self.errors.append(RuleError(message, self.path, line))
@@ -101,7 +104,7 @@ class _Checker:
                 )
         for key in required:
             if value.get(key) is None:
-                self.fail(f"{name}: missing required field {key!r}", address)
+                self.fail(f"{name}: missing required field {key!r}", address, at_key=True)
         return {k: v for k, v in value.items() if k in allowed}
 
     def text(

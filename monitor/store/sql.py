@@ -654,6 +654,7 @@ def _signal_columns() -> list[ColumnElement[Any]]:
         items_t.c.link.label("item_link"),
         items_t.c.source,
         items_t.c.published,
+        items_t.c.updated,
     ]
 
 
@@ -696,5 +697,6 @@ def _signal(r: AnyRow) -> Signal:
         item_title=r.item_title,
         item_link=r.item_link,
         source=r.source,
-        published=r.published,
+        # many Atom and RSS 1.0 feeds only date an entry with "updated"
+        published=r.published or r.updated,
     )
