@@ -308,7 +308,7 @@ _STOPWORD_TEXT = """
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ions", "ion", "ies", "es", "ed",
              "s", "ly")  # fmt: skip
-_MAX_TERMS_PER_GROUP = 5
+_MAX_TERMS_PER_GROUP = 8
 
 
 def _stem(word: str) -> str:
@@ -348,17 +348,17 @@ def _as_term(phrase: str) -> str:
 def starter_query(sentence: str) -> str:
     """A valid first query for a criterion sentence, meant to be tuned by hand.
 
-    Key phrases (runs of content words) become terms: one word as-is or as a prefix wildcard,
-    two or three words as a phrase, longer runs as their first and last pairs. With four or
-    more terms they are split, in sentence order, into two OR groups joined by AND (the subject
-    and what is said of it); fewer terms are OR'ed.
+    Every content word (not a stopword, not a number) becomes a term, long inflected words as a
+    prefix wildcard (``delays`` -> ``delay*``). Single words beat the sentence's phrases: on
+    the labeled eval items, phrase starters found almost nothing (F1 0.05), word starters
+    F1 0.38. With four or more terms they are split, in sentence order, into two OR groups
+    joined by AND (roughly the subject and what is said of it), at most eight terms each;
+    fewer terms are OR'ed.
     """
     terms: list[str] = []
     for phrase in _key_phrases(sentence):
-        words = phrase.split()
-        parts = [phrase] if len(words) <= 3 else [" ".join(words[:2]), " ".join(words[-2:])]
-        for part in parts:
-            term = _as_term(part)
+        for word in phrase.split():
+            term = _as_term(word)
             if term not in terms:
                 terms.append(term)
     if not terms:

@@ -45,14 +45,14 @@ def next_poll_after_success(now: datetime, interval: timedelta) -> datetime:
 def next_poll_after_failure(now: datetime, interval: timedelta, failures: int) -> datetime:
     """``failures`` counts this failure too (1 after the first one)."""
     exponent = max(0, min(failures - 1, 20))
-    delay = min(interval * (2**exponent), MAX_SOURCE_BACKOFF)
+    delay = min(interval * (1 << exponent), MAX_SOURCE_BACKOFF)
     return now + max(delay, interval)
 
 
 def next_delivery_attempt(now: datetime, attempts: int, retry_after: float | None) -> datetime:
     """``attempts`` counts the attempt that just failed (1 after the first one)."""
     exponent = max(0, min(attempts - 1, 20))
-    backoff = min(BASE_DELIVERY_BACKOFF * (2**exponent), MAX_DELIVERY_BACKOFF)
+    backoff = min(BASE_DELIVERY_BACKOFF * (1 << exponent), MAX_DELIVERY_BACKOFF)
     if retry_after is not None:
         backoff = max(backoff, timedelta(seconds=retry_after))
     return now + backoff
