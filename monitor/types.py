@@ -77,6 +77,8 @@ class Criterion:
     query: str
     threshold: float = 0.0
     line: int | None = None  # where it stands in its rule file, for error messages
+    examples: tuple[str, ...] = ()  # texts that are evidence (semantic scoring)
+    counter_examples: tuple[str, ...] = ()  # near misses that are not evidence
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,19 @@ class Match:
     polarity: Polarity
     score: float
     matched_terms: tuple[str, ...]
-    snippet: str
+    snippet: str  # the item's best matching sentence, shortened
+    similarity: float | None = None  # semantic similarity, when semantic scoring ran
+
+
+@dataclass(frozen=True)
+class StorySource:
+    """One source that carried the story of a signal; ``first`` marks the earliest."""
+
+    source: str
+    item_id: int
+    link: str | None
+    seen_at: datetime
+    first: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,6 +141,8 @@ class Signal:
     item_link: str | None
     source: str
     published: datetime | None
+    similarity: float | None = None
+    sources: tuple[StorySource, ...] = ()  # every source of the story (story dedupe)
 
 
 @dataclass(frozen=True)
@@ -146,6 +162,8 @@ class Alert:
     snippet: str
     matched_terms: tuple[str, ...] = ()
     score: float = 0.0
+    similarity: float | None = None
+    also_in: tuple[str, ...] = ()  # other sources that carried the same story
 
     @classmethod
     def from_signal(cls, s: Signal) -> Alert:
@@ -163,6 +181,8 @@ class Alert:
             snippet=s.snippet,
             matched_terms=s.matched_terms,
             score=s.score,
+            similarity=s.similarity,
+            also_in=tuple(x.source for x in s.sources if x.source != s.source),
         )
 
 
