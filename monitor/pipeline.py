@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -19,6 +19,7 @@ from monitor.feeds.fetch import Fetcher
 from monitor.feeds.parse import parse_feed
 from monitor.matching.engine import Matcher
 from monitor.notify import Notifier
+from monitor.stories import STORY_WINDOW, StoryIndex
 from monitor.types import (
     Alert,
     DeliveryTask,
@@ -160,6 +161,7 @@ class Pipeline:
     ) -> None:
         new_items = self.store.add_items(outcome.items, now)
         report.new_items += len(new_items)
+        new_items = self.assign_stories(new_items, now)
         signal_ids = self.record_signals(new_items, matcher, now)
         report.new_signals.extend(signal_ids)
         self.store.record_poll(
@@ -172,6 +174,26 @@ class Pipeline:
             etag=outcome.etag,
             last_modified=outcome.last_modified,
         )
+
+    def assign_stories(self, new_items: Sequence[StoredItem], now: datetime) -> list[StoredItem]:
+        """Link each new item that repeats a recent story to the story's first item."""
+        if not new_items:
+            return []
+        new_ids = {s.id for s in new_items}
+        recent = [s for s in self.store.items_since(now - STORY_WINDOW) if s.id not in new_ids]
+        index = StoryIndex(recent)
+        linked: list[StoredItem] = []
+        pairs: list[tuple[int, int]] = []
+        for stored in new_items:
+            earlier = index.find(stored.item)
+            if earlier is not None:
+                stored = replace(stored, story_id=earlier.story)
+                pairs.append((stored.id, earlier.story))
+            index.add(stored)
+            linked.append(stored)
+        if pairs:
+            self.store.assign_stories(pairs)
+        return linked
 
     def record_signals(
         self, new_items: Sequence[StoredItem], matcher: Matcher, now: datetime
@@ -251,6 +273,8 @@ class PipelineStore(Protocol):
         last_modified: str | None = None,
     ) -> None: ...
     def add_items(self, items: Sequence[Item], now: datetime) -> list[StoredItem]: ...
+    def items_since(self, since: datetime | None) -> list[StoredItem]: ...
+    def assign_stories(self, pairs: Sequence[tuple[int, int]]) -> None: ...
     def add_signals(self, found: Sequence[tuple[int, Match]], now: datetime) -> list[int]: ...
     def get_signals(self, ids: Sequence[int]) -> list[Signal]: ...
     def enqueue_deliveries(

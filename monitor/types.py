@@ -61,6 +61,11 @@ class StoredItem:
     id: int
     item: Item
     first_seen: datetime
+    story_id: int | None = None  # the first item of the story this one repeats
+
+    @property
+    def story(self) -> int:
+        return self.story_id if self.story_id is not None else self.id
 
 
 @dataclass(frozen=True)

@@ -201,3 +201,26 @@ def test_hostile_item_cannot_ping_or_inject_links(
     wire = str(message.blocks) + (message.text or "")
     assert "<!channel>" not in wire and "<!here>" not in wire
     assert "<http://evil.example|click>" not in wire
+
+
+def test_same_story_with_other_links_is_one_signal_listing_every_source(
+    feed_server: FeedServer, fake_slack: FakeSlack, service_factory, clock: Clock
+) -> None:
+    first = feed_server.add("/a.xml", rss([CONFIRM_ITEM], base="https://wire.example.com"))
+    service = service_factory({"wire": first, "blog": feed_server.url("/b.xml")})
+    feed_server.add("/b.xml", rss([], base="https://blog.example.com"))
+    service.run_cycle()
+    reworded = (
+        "b-9",
+        CONFIRM_ITEM[1] + " - Blog",
+        CONFIRM_ITEM[2],
+    )
+    feed_server.add("/b.xml", rss([reworded], base="https://blog.example.com"))
+    clock.advance(minutes=16)
+
+    report = service.run_cycle()
+
+    assert report.new_items == 1 and report.new_signals == []
+    [signal] = service.store.list_signals()
+    assert [(s.source, s.first) for s in signal.sources] == [("wire", True), ("blog", False)]
+    assert len(fake_slack.messages) == 1

@@ -22,7 +22,7 @@ from tests.dbfixtures import base_pg_url, pg_schema, pg_url, sqlite_url, store
 __all__ = ["pg_schema", "pg_url", "sqlite_url", "store"]  # fixtures used by name
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-HEAD = "0001"
+HEAD = "0002"
 
 
 def item(n: int, source: str = "wire", link: str | None = None, **kw: object) -> Item:
@@ -541,3 +541,95 @@ def test_signal_shows_updated_as_publication_time_when_published_is_missing(
     dated = store.add_items([item(1, updated=when), item(2, published=NOW, updated=when)], NOW)
     ids = store.add_signals([(dated[0].id, match("c1")), (dated[1].id, match("k1"))], NOW)
     assert [s.published for s in store.get_signals(ids)] == [when, NOW]
+
+
+# -- story dedupe, vectors, feedback (migration 0002) ---------------------------------------------
+
+
+def test_a_repeated_story_adds_a_source_to_the_signal_instead_of_a_new_signal(
+    store: SqlStore,
+) -> None:
+    store.sync_theses([thesis("t1")], NOW)
+    first = store.add_items([item(1, source="wire", published=NOW - timedelta(hours=2))], NOW)
+    ids = store.add_signals([(first[0].id, match("c1"))], NOW)
+    later = NOW + timedelta(hours=1)
+    repeat = store.add_items([item(2, source="blog", published=NOW)], later)
+    store.assign_stories([(repeat[0].id, first[0].id)])
+
+    assert store.add_signals([(repeat[0].id, match("c1")), (repeat[0].id, match("k1"))], later)
+    signals = {s.criterion_id: s for s in store.list_signals()}
+
+    assert set(signals) == {"c1", "k1"}  # c1 not duplicated; k1 is new for the story
+    assert signals["c1"].id == ids[0]
+    sources = signals["c1"].sources
+    assert [(x.source, x.first) for x in sources] == [("wire", True), ("blog", False)]
+    assert [x.source for x in signals["k1"].sources] == ["blog"]
+
+
+def test_item_vectors_round_trip_per_model(store: SqlStore) -> None:
+    stored = store.add_items([item(1), item(2)], NOW)
+    blob = bytes(range(16))
+    store.add_item_vectors("mini", [(stored[0].id, blob, 4)], NOW)
+    store.add_item_vectors("mini", [(stored[0].id, b"other", 4)], NOW)  # kept, not replaced
+    assert store.get_item_vectors("mini", [stored[0].id, stored[1].id]) == {stored[0].id: blob}
+    assert store.get_item_vectors("other-model", [stored[0].id]) == {}
+
+
+def test_feedback_latest_verdict_counts_per_criterion(store: SqlStore) -> None:
+    ids = seeded(store, n_items=3)
+    sig = store.add_signals(
+        [(ids[0], match("c1")), (ids[1], match("c1")), (ids[2], match("k1"))], NOW
+    )
+    store.add_feedback(sig[0], "noise", "wrong direction", NOW)
+    store.add_feedback(sig[0], "useful", None, NOW + timedelta(minutes=1))
+    store.add_feedback(sig[1], "noise", None, NOW)
+    store.add_feedback(sig[2], "useful", None, NOW)
+
+    assert store.latest_feedback() == {sig[0]: "useful", sig[1]: "noise", sig[2]: "useful"}
+    assert store.criterion_feedback() == {("t1", "c1"): (1, 1), ("t1", "k1"): (1, 0)}
+    with pytest.raises(StorageError, match="no signal #999"):
+        store.add_feedback(999, "useful", None, NOW)
+    with pytest.raises(StorageError, match="verdict"):
+        store.add_feedback(sig[0], "great", None, NOW)
+
+
+def test_upgrade_from_0001_keeps_signals_and_backfills_their_sources(sqlite_url: str) -> None:
+    from monitor.store.migrate import upgrade
+
+    engine = create_engine(sqlite_url, poolclass=NullPool)
+    with engine.begin() as conn:
+        upgrade(conn, "0001")
+        conn.execute(
+            text(
+                "INSERT INTO items (id, source, item_id, title, summary, authors, tags, first_seen)"
+                " VALUES (1, 'wire', 'a', 'A', '', '[]', '[]', '2025-03-01 12:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO theses (id, title, read_throughs, active, updated_at)"
+                " VALUES ('t1', 'T', '[]', 1, '2025-03-01 12:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO criteria (thesis_id, id, polarity, text, query, threshold, active,"
+                " updated_at) VALUES ('t1', 'c1', 'confirm', 'x', 'x', 0, 1, '2025-03-01 12:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO signals (id, item_id, thesis_id, criterion_id, polarity, score,"
+                " matched_terms, snippet, created_at) VALUES (1, 1, 't1', 'c1', 'confirm', 1,"
+                " '[]', 's', '2025-03-01 12:00:00')"
+            )
+        )
+    engine.dispose()
+    s = SqlStore(sqlite_url)
+    try:
+        s.migrate()
+        [old] = s.get_signals([1])
+        assert [x.source for x in old.sources] == ["wire"]
+        assert s.add_signals([(1, match("c1"))], NOW) == []  # still unique per story
+    finally:
+        s.close()

@@ -50,6 +50,13 @@ class Matcher:
         self.theses = tuple(theses)
         self._criteria = compile_theses(theses)
 
+    def match_batch(
+        self, items: Sequence[Item], vectors: Sequence[Sequence[float]] | None = None
+    ) -> list[list[Match]]:
+        """Matches of each item, in order. ``vectors`` are the items' embeddings (one per
+        item, from ``monitor.semantic``) when semantic scoring is on; keyword-only now."""
+        return [self.match(item) for item in items]
+
     def match(self, item: Item) -> list[Match]:
         doc = Document.from_text(item.text)
         found = []

@@ -12,6 +12,9 @@ Decisions:
   password masked and never contain it.
 * Windows and filters: ``since`` is inclusive (``>= since``); ``thesis_summaries`` counts signals
   with ``now - N days <= created_at <= now``.
+* Story dedupe: an item that repeats an earlier story points at the story's first item
+  (``items.story_id``); signals are unique per (story, thesis, criterion), and every item of
+  the story that matched is listed in ``signal_sources``, so a signal knows all its sources.
 * ``sync_sources`` and ``sync_theses`` take the whole configured set: sources and theses absent
   from it are marked inactive (never deleted, signals and items refer to them).
 """
@@ -48,7 +51,10 @@ from monitor.errors import StorageError
 from monitor.store import migrate as migrations
 from monitor.store.tables import criteria as criteria_t
 from monitor.store.tables import deliveries as deliveries_t
+from monitor.store.tables import feedback as feedback_t
+from monitor.store.tables import item_vectors as item_vectors_t
 from monitor.store.tables import items as items_t
+from monitor.store.tables import signal_sources as signal_sources_t
 from monitor.store.tables import signals as signals_t
 from monitor.store.tables import sources as sources_t
 from monitor.store.tables import theses as theses_t
@@ -62,6 +68,7 @@ from monitor.types import (
     SourceConfig,
     SourceHealth,
     StoredItem,
+    StorySource,
     Thesis,
     ThesisSummary,
 )
@@ -374,19 +381,31 @@ class SqlStore:
     # -- signals ------------------------------------------------------------------------------
 
     def add_signals(self, found: Sequence[tuple[int, Match]], now: datetime) -> list[int]:
-        """Store (item id, match) pairs; return the ids of the new signals, in input order."""
+        """Store (item id, match) pairs; return the ids of the new signals, in input order.
+
+        A match on an item whose story already has a signal for that criterion adds the item
+        to that signal's sources instead of creating a signal (story dedupe)."""
         stmt = self._insert(signals_t).on_conflict_do_nothing().returning(signals_t.c.id)
+        add_source = self._insert(signal_sources_t).on_conflict_do_nothing()
+        story_of = func.coalesce(items_t.c.story_id, items_t.c.id)
         created: list[int] = []
         with self._transaction("storing signals") as conn:
             for item_id, m in found:
+                story_id = conn.execute(
+                    select(story_of).where(items_t.c.id == item_id)
+                ).scalar_one_or_none()
+                if story_id is None:
+                    raise StorageError(f"unknown item {item_id}: add_items first")
                 new_id = conn.execute(
                     stmt,
                     {
                         "item_id": item_id,
+                        "story_id": story_id,
                         "thesis_id": m.thesis_id,
                         "criterion_id": m.criterion_id,
                         "polarity": m.polarity,
                         "score": m.score,
+                        "similarity": m.similarity,
                         "matched_terms": m.matched_terms,
                         "snippet": m.snippet,
                         "created_at": now,
@@ -394,14 +413,35 @@ class SqlStore:
                 ).scalar()
                 if new_id is not None:
                     created.append(new_id)
+                    signal_id = new_id
+                else:
+                    signal_id = conn.execute(
+                        select(signals_t.c.id).where(
+                            signals_t.c.story_id == story_id,
+                            signals_t.c.thesis_id == m.thesis_id,
+                            signals_t.c.criterion_id == m.criterion_id,
+                        )
+                    ).scalar_one()
+                conn.execute(
+                    add_source, {"signal_id": signal_id, "item_id": item_id, "created_at": now}
+                )
         log.debug("stored %d new of %d signals", len(created), len(found))
         return created
+
+    def assign_stories(self, pairs: Sequence[tuple[int, int]]) -> None:
+        """Mark items as repeats: (item id, id of the story's first item)."""
+        with self._transaction("assigning stories") as conn:
+            for item_id, story_id in pairs:
+                conn.execute(
+                    update(items_t).where(items_t.c.id == item_id).values(story_id=story_id)
+                )
 
     def get_signals(self, ids: Sequence[int]) -> list[Signal]:
         """The signals with these ids, in the order asked; unknown ids are left out."""
         query = _signal_query().where(signals_t.c.id.in_(list(ids)))
         with self._transaction("reading signals", write=False) as conn:
-            by_id = {r.id: _signal(r) for r in conn.execute(query)}
+            found = _with_sources(conn, [_signal(r) for r in conn.execute(query)])
+        by_id = {s.id: s for s in found}
         return [by_id[i] for i in ids if i in by_id]
 
     def list_signals(
@@ -427,7 +467,7 @@ class SqlStore:
         if limit is not None:
             query = query.limit(limit)
         with self._transaction("reading signals", write=False) as conn:
-            return [_signal(r) for r in conn.execute(query)]
+            return _with_sources(conn, [_signal(r) for r in conn.execute(query)])
 
     def thesis_summaries(self, now: datetime) -> list[ThesisSummary]:
         """One summary per active thesis, by id: signal counts per polarity over 7 and 30 days."""
@@ -463,10 +503,86 @@ class SqlStore:
                         thesis_id=t.id,
                         title=t.title,
                         counts=counts[t.id],
-                        latest=None if latest is None else _signal(latest),
+                        latest=None
+                        if latest is None
+                        else _with_sources(conn, [_signal(latest)])[0],
                     )
                 )
         return summaries
+
+    # -- item vectors -------------------------------------------------------------------------
+
+    def add_item_vectors(
+        self, model: str, vectors: Sequence[tuple[int, bytes, int]], now: datetime
+    ) -> None:
+        """Store (item id, float32 bytes, dimension) under ``model``; existing ones are kept."""
+        stmt = self._insert(item_vectors_t).on_conflict_do_nothing()
+        with self._transaction("storing item vectors") as conn:
+            for item_id, blob, dim in vectors:
+                conn.execute(
+                    stmt,
+                    {
+                        "item_id": item_id,
+                        "model": model,
+                        "dim": dim,
+                        "vector": blob,
+                        "created_at": now,
+                    },
+                )
+
+    def get_item_vectors(self, model: str, ids: Sequence[int]) -> dict[int, bytes]:
+        """The stored vectors of these items under ``model`` (missing ones are left out)."""
+        result: dict[int, bytes] = {}
+        with self._transaction("reading item vectors", write=False) as conn:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                rows = conn.execute(
+                    select(item_vectors_t.c.item_id, item_vectors_t.c.vector).where(
+                        item_vectors_t.c.model == model, item_vectors_t.c.item_id.in_(chunk)
+                    )
+                )
+                result.update({r.item_id: bytes(r.vector) for r in rows})
+        return result
+
+    # -- feedback -----------------------------------------------------------------------------
+
+    def add_feedback(self, signal_id: int, verdict: str, note: str | None, now: datetime) -> None:
+        """Record an analyst's verdict (``useful`` or ``noise``); the latest one counts."""
+        if verdict not in ("useful", "noise"):
+            raise StorageError(f"verdict must be 'useful' or 'noise', not {verdict!r}")
+        with self._transaction("recording feedback") as conn:
+            exists = conn.execute(select(signals_t.c.id).where(signals_t.c.id == signal_id)).first()
+            if exists is None:
+                raise StorageError(f"no signal #{signal_id}: see `monitor signals` for ids")
+            conn.execute(
+                self._insert(feedback_t),
+                {"signal_id": signal_id, "verdict": verdict, "note": note, "created_at": now},
+            )
+
+    def latest_feedback(self) -> dict[int, str]:
+        """signal id -> its latest verdict."""
+        with self._transaction("reading feedback", write=False) as conn:
+            rows = conn.execute(
+                select(feedback_t.c.signal_id, feedback_t.c.verdict).order_by(
+                    feedback_t.c.created_at, feedback_t.c.id
+                )
+            ).all()
+        return {r.signal_id: r.verdict for r in rows}
+
+    def criterion_feedback(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """(thesis id, criterion id) -> (useful, noise) counts over the latest verdicts."""
+        verdicts = self.latest_feedback()
+        if not verdicts:
+            return {}
+        counts: dict[tuple[str, str], tuple[int, int]] = {}
+        for sig in self.get_signals(sorted(verdicts)):
+            useful, noise = counts.get((sig.thesis_id, sig.criterion_id), (0, 0))
+            if verdicts[sig.id] == "useful":
+                useful += 1
+            else:
+                noise += 1
+            counts[(sig.thesis_id, sig.criterion_id)] = (useful, noise)
+        return counts
 
     # -- delivery outbox ----------------------------------------------------------------------
 
@@ -634,6 +750,7 @@ def _stored_item(r: AnyRow) -> StoredItem:
             tags=r.tags,
         ),
         first_seen=r.first_seen,
+        story_id=r.story_id,
     )
 
 
@@ -647,6 +764,7 @@ def _signal_columns() -> list[ColumnElement[Any]]:
         criteria_t.c.text.label("criterion_text"),
         signals_t.c.polarity,
         signals_t.c.score,
+        signals_t.c.similarity,
         signals_t.c.matched_terms,
         signals_t.c.snippet,
         signals_t.c.item_id,
@@ -681,6 +799,42 @@ def _newest_first(query: Select[Any]) -> Select[Any]:
     return query.order_by(signals_t.c.created_at.desc(), signals_t.c.id.desc())
 
 
+def _with_sources(conn: Connection, found: list[Signal]) -> list[Signal]:
+    """Attach each signal's story sources, earliest first (published, else first seen)."""
+    if not found:
+        return found
+    rows = conn.execute(
+        select(
+            signal_sources_t.c.signal_id,
+            items_t.c.id,
+            items_t.c.source,
+            items_t.c.link,
+            items_t.c.published,
+            items_t.c.first_seen,
+        )
+        .select_from(signal_sources_t.join(items_t, items_t.c.id == signal_sources_t.c.item_id))
+        .where(signal_sources_t.c.signal_id.in_([s.id for s in found]))
+    ).all()
+    by_signal: dict[int, list[AnyRow]] = {}
+    for r in rows:
+        by_signal.setdefault(r.signal_id, []).append(r)
+    out = []
+    for sig in found:
+        story = sorted(by_signal.get(sig.id, []), key=lambda r: (r.published or r.first_seen, r.id))
+        sources = tuple(
+            StorySource(
+                source=r.source,
+                item_id=r.id,
+                link=r.link,
+                seen_at=r.first_seen,
+                first=(n == 0),
+            )
+            for n, r in enumerate(story)
+        )
+        out.append(replace(sig, sources=sources))
+    return out
+
+
 def _signal(r: AnyRow) -> Signal:
     return Signal(
         id=r.id,
@@ -699,4 +853,5 @@ def _signal(r: AnyRow) -> Signal:
         source=r.source,
         # many Atom and RSS 1.0 feeds only date an entry with "updated"
         published=r.published or r.updated,
+        similarity=r.similarity,
     )

@@ -31,6 +31,7 @@ from sqlalchemy import (
     Dialect,
     ForeignKeyConstraint,
     Index,
+    LargeBinary,
     Table,
     Text,
     UniqueConstraint,
@@ -122,6 +123,7 @@ class ItemRow(StoreModel, table=True):
             postgresql_where=text("link_key IS NOT NULL"),
         ),
         Index("ix_items_first_seen", "first_seen"),
+        Index("ix_items_story_id", "story_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -136,6 +138,8 @@ class ItemRow(StoreModel, table=True):
     authors: tuple[str, ...] = Field(default=(), sa_type=StringTuple, nullable=False)
     tags: tuple[str, ...] = Field(default=(), sa_type=StringTuple, nullable=False)
     first_seen: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    # the first item of the story this item repeats (story dedupe); NULL: its own story
+    story_id: int | None = None
 
 
 class ThesisRow(StoreModel, table=True):
@@ -170,7 +174,7 @@ class CriterionRow(StoreModel, table=True):
 class SignalRow(StoreModel, table=True):
     __tablename__ = "signals"
     __table_args__ = (
-        UniqueConstraint("item_id", "thesis_id", "criterion_id", name="uq_signals_match"),
+        UniqueConstraint("story_id", "thesis_id", "criterion_id", name="uq_signals_story"),
         ForeignKeyConstraint(["item_id"], ["items.id"], name="fk_signals_item"),
         ForeignKeyConstraint(
             ["thesis_id", "criterion_id"],
@@ -183,12 +187,59 @@ class SignalRow(StoreModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     item_id: int
+    story_id: int  # items.story_id of the item, or its own id: one signal per story
     thesis_id: str = Field(sa_type=Text)
     criterion_id: str = Field(sa_type=Text)
     polarity: str = Field(sa_type=Text)
     score: float
+    similarity: float | None = None
     matched_terms: tuple[str, ...] = Field(default=(), sa_type=StringTuple, nullable=False)
     snippet: str = Field(default="", sa_type=Text)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class SignalSourceRow(StoreModel, table=True):
+    """Every item (so every source) that carried the story of a signal."""
+
+    __tablename__ = "signal_sources"
+    __table_args__ = (
+        UniqueConstraint("signal_id", "item_id", name="uq_signal_sources"),
+        ForeignKeyConstraint(["signal_id"], ["signals.id"], name="fk_signal_sources_signal"),
+        ForeignKeyConstraint(["item_id"], ["items.id"], name="fk_signal_sources_item"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    signal_id: int
+    item_id: int
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class ItemVectorRow(StoreModel, table=True):
+    """An item's embedding under one model (float32 bytes), so backtests need not recompute."""
+
+    __tablename__ = "item_vectors"
+    __table_args__ = (ForeignKeyConstraint(["item_id"], ["items.id"], name="fk_item_vectors_item"),)
+
+    item_id: int = Field(primary_key=True)
+    model: str = Field(primary_key=True, sa_type=Text)
+    dim: int
+    vector: bytes = Field(sa_type=LargeBinary)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class FeedbackRow(StoreModel, table=True):
+    """An analyst's verdict on a signal; the latest one per signal counts."""
+
+    __tablename__ = "signal_feedback"
+    __table_args__ = (
+        ForeignKeyConstraint(["signal_id"], ["signals.id"], name="fk_signal_feedback_signal"),
+        Index("ix_signal_feedback_signal_id", "signal_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    signal_id: int
+    verdict: str = Field(sa_type=Text)  # useful | noise
+    note: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
@@ -218,3 +269,6 @@ theses: Table = ThesisRow.__table__  # type: ignore[attr-defined]
 criteria: Table = CriterionRow.__table__  # type: ignore[attr-defined]
 signals: Table = SignalRow.__table__  # type: ignore[attr-defined]
 deliveries: Table = DeliveryRow.__table__  # type: ignore[attr-defined]
+signal_sources: Table = SignalSourceRow.__table__  # type: ignore[attr-defined]
+item_vectors: Table = ItemVectorRow.__table__  # type: ignore[attr-defined]
+feedback: Table = FeedbackRow.__table__  # type: ignore[attr-defined]
