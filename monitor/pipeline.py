@@ -19,6 +19,7 @@ from monitor.feeds.fetch import Fetcher
 from monitor.feeds.parse import parse_feed
 from monitor.matching.engine import Matcher
 from monitor.notify import Notifier
+from monitor.semantic.embedder import Embedder
 from monitor.stories import STORY_WINDOW, StoryIndex
 from monitor.types import (
     Alert,
@@ -30,6 +31,7 @@ from monitor.types import (
     SourceHealth,
     StoredItem,
 )
+from monitor.vectors import item_vectors
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +79,10 @@ class Pipeline:
         *,
         parse: FeedParser = parse_feed,
         max_workers: int = 4,
+        embedder: Embedder | None = None,
     ) -> None:
         self.store = store
+        self.embedder = embedder
         self.fetcher = fetcher
         self.notifier = notifier
         self.parse = parse
@@ -198,9 +202,16 @@ class Pipeline:
     def record_signals(
         self, new_items: Sequence[StoredItem], matcher: Matcher, now: datetime
     ) -> list[int]:
-        """Match new items, store signals, queue alerts for the alertable ones."""
+        """Embed new items (when semantic scoring is on), match them, store signals, queue
+        alerts for the alertable ones."""
+        if not new_items:
+            return []
+        vectors = item_vectors(self.store, self.embedder, new_items, now)
+        matches = matcher.match_batch([s.item for s in new_items], vectors)
         found: list[tuple[int, Match]] = [
-            (stored.id, match) for stored in new_items for match in matcher.match(stored.item)
+            (stored.id, match)
+            for stored, item_matches in zip(new_items, matches, strict=True)
+            for match in item_matches
         ]
         if not found:
             return []
@@ -275,6 +286,10 @@ class PipelineStore(Protocol):
     def add_items(self, items: Sequence[Item], now: datetime) -> list[StoredItem]: ...
     def items_since(self, since: datetime | None) -> list[StoredItem]: ...
     def assign_stories(self, pairs: Sequence[tuple[int, int]]) -> None: ...
+    def add_item_vectors(
+        self, model: str, vectors: Sequence[tuple[int, bytes, int]], now: datetime
+    ) -> None: ...
+    def get_item_vectors(self, model: str, ids: Sequence[int]) -> dict[int, bytes]: ...
     def add_signals(self, found: Sequence[tuple[int, Match]], now: datetime) -> list[int]: ...
     def get_signals(self, ids: Sequence[int]) -> list[Signal]: ...
     def enqueue_deliveries(

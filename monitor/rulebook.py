@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +29,13 @@ class _Loaded:
 
 
 class RuleBook:
-    def __init__(self, entries: Sequence[Path]) -> None:
+    def __init__(
+        self,
+        entries: Sequence[Path],
+        make_matcher: Callable[[Sequence[Thesis]], Matcher] = Matcher,
+    ) -> None:
         self.entries = tuple(entries)
+        self.make_matcher = make_matcher
         self._files: dict[Path, _Loaded] = {}
         self._rejected: dict[Path, str] = {}
         self._matcher: Matcher | None = None
@@ -42,7 +47,7 @@ class RuleBook:
     @property
     def matcher(self) -> Matcher:
         if self._matcher is None:
-            self._matcher = Matcher(self.theses)
+            self._matcher = self.make_matcher(self.theses)
         return self._matcher
 
     def refresh(self) -> tuple[bool, list[RuleError]]:

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Literal, TextIO
 
 from monitor.errors import MonitorError, RuleError
 from monitor.feeds.fetch import Fetcher, HttpFetcher
+from monitor.matching.engine import Matcher
 from monitor.notify import Notifier
 from monitor.notify.factory import notifier_from_env
 from monitor.pipeline import CycleReport, Pipeline
 from monitor.rulebook import RuleBook
+from monitor.semantic.embedder import Embedder
 from monitor.settings import Config, Environment
 from monitor.store.sql import SqlStore
+from monitor.types import Thesis
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +31,18 @@ Clock = Callable[[], datetime]
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def choose_embedder(env: Environment) -> Embedder | None:
+    """The semantic embedder when the extra is installed and not switched off, else None."""
+    if not env.semantic:
+        log.info("semantic scoring off (MONITOR_SEMANTIC=off): keyword matching only")
+        return None
+    from monitor.semantic import semantic_status
+
+    embedder, reason = semantic_status()
+    log.info("%s", reason)
+    return embedder
 
 
 class Service:
@@ -40,15 +55,20 @@ class Service:
         clock: Clock = utcnow,
         fetcher: Fetcher | None = None,
         notifier: Notifier | None = None,
+        embedder: Embedder | Literal["auto"] | None = "auto",
     ) -> None:
         self.config = config
         self.env = env
         self.clock = clock
         self.store = SqlStore(env.database_url)
-        self.rulebook = RuleBook(config.rule_paths)
+        self.embedder = choose_embedder(env) if embedder == "auto" else embedder
+        self.rulebook = RuleBook(config.rule_paths, make_matcher=self.make_matcher)
         self.notifier = notifier or notifier_from_env(env.values, stream or sys.stdout)
         self.fetcher = fetcher or HttpFetcher()
-        self.pipeline = Pipeline(self.store, self.fetcher, self.notifier)
+        self.pipeline = Pipeline(self.store, self.fetcher, self.notifier, embedder=self.embedder)
+
+    def make_matcher(self, theses: Sequence[Thesis]) -> Matcher:
+        return Matcher(theses)
 
     def start(self) -> list[RuleError]:
         """Migrate the database, register sources, load rules. Raises StorageError when

@@ -18,6 +18,9 @@ Environment (read through an injectable mapping, never at import time):
 ``MONITOR_DATA_DIR``
     Where the default SQLite file lives; default ``$XDG_DATA_HOME/signal-monitor``
     (``~/.local/share/signal-monitor``).
+``MONITOR_SEMANTIC``
+    ``auto`` (default): semantic scoring when the ``semantic`` extra is installed; ``off``:
+    keyword-only even when it is.
 ``SLACK_BOT_TOKEN`` + ``SLACK_CHANNEL``, or ``SLACK_WEBHOOK_URL``; ``SLACK_API_URL``
     Slack delivery (see ``monitor.notify``); with none of them alerts go to the console.
 """
@@ -56,12 +59,18 @@ class Environment:
     database_url: str
     data_dir: Path
     values: Mapping[str, str]
+    semantic: bool = True  # False when MONITOR_SEMANTIC=off
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> Environment:
         data_dir = Path(env.get("MONITOR_DATA_DIR") or _default_data_dir(env))
         url = env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'monitor.db'}"
-        return cls(database_url=url, data_dir=data_dir, values=dict(env))
+        semantic = env.get("MONITOR_SEMANTIC", "auto").strip().lower()
+        if semantic not in ("auto", "off"):
+            raise ConfigError(f"MONITOR_SEMANTIC must be 'auto' or 'off', not {semantic!r}")
+        return cls(
+            database_url=url, data_dir=data_dir, values=dict(env), semantic=semantic == "auto"
+        )
 
 
 def _default_data_dir(env: Mapping[str, str]) -> Path:

@@ -25,6 +25,7 @@ BRIEFS = sorted((shared_dir() / "briefs").glob("*.txt"))
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL"))}
     env["MONITOR_DATA_DIR"] = str(tmp_path / "data")
+    env["MONITOR_SEMANTIC"] = "off"  # keyword-only: these tests are about the CLI
     env.update(extra)
     return env
 

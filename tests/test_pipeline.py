@@ -45,7 +45,7 @@ def make_service(
             "SLACK_API_URL": slack.base_url,
         }
     )
-    service = Service(config, env, clock=clock)
+    service = Service(config, env, clock=clock, embedder=None)
     assert service.start() == []
     return service
 
