@@ -44,6 +44,11 @@ class OutputFormat(StrEnum):
     csv = "csv"
 
 
+class Verdict(StrEnum):
+    useful = "useful"
+    noise = "noise"
+
+
 def fail(error: MonitorError) -> typer.Exit:
     typer.echo(f"error: {error}", err=True)
     return typer.Exit(3 if isinstance(error, StorageError) else 2)
@@ -188,6 +193,9 @@ def signals(
     format: Annotated[
         OutputFormat, typer.Option("--format", help="Output format.")
     ] = OutputFormat.table,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Table: show why each signal fired.")
+    ] = False,
 ) -> None:
     """List the signal history, newest first."""
     from monitor.review import print_signals
@@ -209,13 +217,14 @@ def signals(
         store.close()
     except MonitorError as e:
         raise fail(e) from e
-    print_signals(rows, format.value, sys.stdout)
+    print_signals(rows, format.value, sys.stdout, explain=explain)
 
 
 @app.command()
 def theses(config: ConfigOption = None) -> None:
-    """Each thesis with its confirm/kill counts over 7 and 30 days and its latest signal."""
-    from monitor.review import print_theses
+    """Each thesis with its confirm/kill/watch counts over 7 and 30 days and its latest
+    signal, then each criterion's precision from analyst feedback."""
+    from monitor.review import print_feedback, print_theses
     from monitor.store.sql import SqlStore
 
     try:
@@ -223,10 +232,12 @@ def theses(config: ConfigOption = None) -> None:
         store = SqlStore(env.database_url)
         store.migrate()
         summaries = store.thesis_summaries(datetime.now(UTC))
+        verdicts = store.criterion_feedback()
         store.close()
     except MonitorError as e:
         raise fail(e) from e
     print_theses(summaries, sys.stdout)
+    print_feedback(verdicts, sys.stdout)
 
 
 @app.command()
@@ -245,6 +256,72 @@ def sources(config: ConfigOption = None) -> None:
     except MonitorError as e:
         raise fail(e) from e
     print_sources(health, sys.stdout)
+
+
+@app.command()
+def backtest(
+    config: ConfigOption = None,
+    since: Annotated[
+        str | None, typer.Option(help="Items first seen since: 30d, 12h, or an ISO date.")
+    ] = None,
+    thesis: Annotated[str | None, typer.Option(help="Only this thesis id.")] = None,
+    format: Annotated[
+        OutputFormat, typer.Option("--format", help="table or json.")
+    ] = OutputFormat.table,
+) -> None:
+    """Replay stored items against the current rules; show what would fire and what changed.
+    Sends nothing and stores no signals."""
+    from monitor.backtest import run_backtest
+    from monitor.notify.console import ConsoleNotifier
+    from monitor.review import print_backtest
+    from monitor.service import Service
+
+    setup_logging("WARNING")
+    now = datetime.now(UTC)
+    try:
+        cfg, env = load(config)
+        service = Service(cfg, env, notifier=ConsoleNotifier(sys.stderr))
+        service.start()
+    except MonitorError as e:
+        raise fail(e) from e
+    try:
+        total = len(service.store.items_since(parse_since(since, now) if since else None))
+        with typer.progressbar(length=total, label="replaying", file=sys.stderr) as bar:
+            report = run_backtest(
+                service.store,
+                service.rulebook.matcher,
+                service.embedder,
+                since=parse_since(since, now) if since else None,
+                now=now,
+                thesis=thesis,
+                on_batch=bar.update,
+            )
+    except MonitorError as e:
+        raise fail(e) from e
+    finally:
+        service.close()
+    print_backtest(report, format.value, sys.stdout)
+
+
+@app.command()
+def feedback(
+    signal_id: Annotated[int, typer.Argument(help="The signal id (see `monitor signals`).")],
+    verdict: Annotated[Verdict, typer.Argument(help="useful or noise.")],
+    note: Annotated[str | None, typer.Option(help="Why, in a few words.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Record whether a signal was useful or noise; `monitor theses` shows the precision."""
+    from monitor.store.sql import SqlStore
+
+    try:
+        _, env = load(config)
+        store = SqlStore(env.database_url)
+        store.migrate()
+        store.add_feedback(signal_id, verdict.value, note, datetime.now(UTC))
+        store.close()
+    except MonitorError as e:
+        raise fail(e) from e
+    typer.echo(f"signal #{signal_id} marked {verdict.value}")
 
 
 @app.command()

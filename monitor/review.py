@@ -8,10 +8,11 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
+from monitor.backtest import BacktestReport, Fired
 from monitor.types import Signal, SourceHealth, ThesisSummary
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -27,7 +28,9 @@ SIGNAL_FIELDS = (
     "item_link",
     "published",
     "matched_terms",
+    "similarity",
     "snippet",
+    "sources",
 )
 
 
@@ -52,7 +55,9 @@ def signal_record(s: Signal) -> dict[str, Any]:
         "item_link": s.item_link,
         "published": s.published.isoformat() if s.published else None,
         "matched_terms": list(s.matched_terms),
+        "similarity": s.similarity,
         "snippet": s.snippet,
+        "sources": [{"source": x.source, "link": x.link, "first": x.first} for x in s.sources],
     }
 
 
@@ -69,7 +74,22 @@ def table(rows: Sequence[Sequence[str]], headers: Sequence[str], widths: Sequenc
     return "\n".join(lines) + "\n"
 
 
-def print_signals(signals: Sequence[Signal], fmt: str, out: TextIO) -> None:
+def explanation(s: Signal) -> list[str]:
+    """Why a signal fired, for ``monitor signals --explain`` and ``monitor backtest``."""
+    lines = [f"evidence: {clean(s.snippet)}"]
+    why = f"matched: {', '.join(s.matched_terms) or '-'}"
+    if s.similarity is not None:
+        why += f"; similarity {s.similarity:.2f}"
+    lines.append(why)
+    if len(s.sources) > 1:
+        names = [x.source + (" (first)" if x.first else "") for x in s.sources]
+        lines.append("sources: " + ", ".join(names))
+    return lines
+
+
+def print_signals(
+    signals: Sequence[Signal], fmt: str, out: TextIO, *, explain: bool = False
+) -> None:
     if fmt == "json":
         json.dump([signal_record(s) for s in signals], out, indent=2)
         out.write("\n")
@@ -80,6 +100,7 @@ def print_signals(signals: Sequence[Signal], fmt: str, out: TextIO) -> None:
         for s in signals:
             record = signal_record(s)
             record["matched_terms"] = "; ".join(record["matched_terms"])
+            record["sources"] = "; ".join(x["source"] for x in record["sources"])
             writer.writerow(record)
         return
     if not signals:
@@ -99,7 +120,16 @@ def print_signals(signals: Sequence[Signal], fmt: str, out: TextIO) -> None:
         for s in signals
     ]
     headers = ("ID", "FOUND (UTC)", "POLARITY", "THESIS", "CRITERION", "SCORE", "SOURCE", "TITLE")
-    out.write(table(rows, headers, (5, 16, 8, 34, 10, 5, 18, 60)))
+    text = table(rows, headers, (5, 16, 8, 34, 10, 5, 18, 60))
+    if not explain:
+        out.write(text)
+        return
+    lines = text.splitlines()
+    out.write("\n".join(lines[:2]) + "\n")
+    for line, s in zip(lines[2:], signals, strict=True):
+        out.write(line + "\n")
+        for why in explanation(s):
+            out.write(f"       {why}\n")
 
 
 def print_theses(summaries: Sequence[ThesisSummary], out: TextIO) -> None:
@@ -143,3 +173,72 @@ def print_sources(health: Sequence[SourceHealth], out: TextIO) -> None:
     ]
     headers = ("SOURCE", "LAST ATTEMPT", "LAST SUCCESS", "HTTP", "FAILS", "NEXT POLL", "LAST ERROR")
     out.write(table(rows, headers, (22, 16, 16, 4, 5, 16, 60)))
+
+
+def print_feedback(verdicts: Mapping[tuple[str, str], tuple[int, int]], out: TextIO) -> None:
+    """Each criterion's precision from analyst feedback (useful / (useful + noise))."""
+    if not verdicts:
+        out.write("\nno feedback yet (`monitor feedback SIGNAL_ID useful|noise`)\n")
+        return
+    rows = [
+        (thesis, criterion, str(useful), str(noise), f"{useful / (useful + noise):.2f}")
+        for (thesis, criterion), (useful, noise) in sorted(verdicts.items())
+    ]
+    out.write("\nFeedback precision per criterion:\n\n")
+    out.write(
+        table(rows, ("THESIS", "CRITERION", "USEFUL", "NOISE", "PRECISION"), (40, 12, 6, 5, 9))
+    )
+
+
+def print_backtest(report: BacktestReport, fmt: str, out: TextIO) -> None:
+    counts = report.counts()
+    if fmt == "json":
+
+        def fired(f: Fired) -> dict[str, Any]:
+            return {
+                "thesis_id": f.key[1],
+                "criterion_id": f.key[2],
+                "item_id": f.item.id,
+                "title": f.item.item.title,
+                "source": f.item.item.source,
+                "score": f.match.score if f.match else None,
+                "signal_id": f.signal.id if f.signal else None,
+            }
+
+        json.dump(
+            {
+                "items": report.items,
+                "criteria": counts,
+                "new": [fired(f) for f in report.new],
+                "dropped": [fired(f) for f in report.dropped],
+                "unchanged": len(report.unchanged),
+            },
+            out,
+            indent=2,
+        )
+        out.write("\n")
+        return
+    out.write(
+        f"replayed {report.items} item(s): "
+        f"{len(report.unchanged) + len(report.new)} would fire; {len(report.new)} new, "
+        f"{len(report.dropped)} dropped, {len(report.unchanged)} unchanged\n\n"
+    )
+    rows = [
+        (key, str(c["would"]), str(c["did"]), str(c["new"]), str(c["dropped"]))
+        for key, c in counts.items()
+    ]
+    if rows:
+        out.write(table(rows, ("CRITERION", "WOULD", "DID", "NEW", "DROPPED"), (50, 5, 5, 5, 7)))
+    for title, group in (
+        ("Would fire now, did not", report.new),
+        ("Fired, would not now", report.dropped),
+    ):
+        if not group:
+            continue
+        out.write(f"\n{title}:\n")
+        for f in group:
+            score = f" score {f.match.score:.2f}" if f.match else ""
+            item = f.item.item
+            out.write(
+                f"  {f.key[1]}/{f.key[2]}{score}: {clean(item.title)} [{clean(item.source)}]\n"
+            )

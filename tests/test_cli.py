@@ -210,3 +210,43 @@ def test_shipped_rules_pass_check(tmp_path: Path) -> None:
     out = monitor(tmp_path, "check", "--config", str(REPO / "monitor.yaml"))
     assert out.returncode == 0, out.stderr
     assert f"{len(BRIEFS)} rule file(s), {len(BRIEFS)} valid thesis(es)" in out.stdout
+
+
+def test_feedback_is_recorded_and_theses_shows_precision_per_criterion(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    url = feed_server.add("/feed.xml", rss([CONFIRM_ITEM, KILL_ITEM]))
+    write_config(tmp_path, {"wire": url})
+    assert monitor(tmp_path, "run", "--once").returncode == 0
+    rows = json.loads(monitor(tmp_path, "signals", "--format", "json").stdout)
+    ids = {r["criterion_id"]: r["id"] for r in rows}
+
+    useful = monitor(tmp_path, "feedback", str(ids["confirm-1"]), "useful", "--note", "spot on")
+    noise = monitor(tmp_path, "feedback", str(ids["kill-1"]), "noise")
+    unknown = monitor(tmp_path, "feedback", "999", "useful")
+    bad = monitor(tmp_path, "feedback", str(ids["kill-1"]), "meh")
+
+    assert useful.returncode == 0 and "marked useful" in useful.stdout
+    assert noise.returncode == 0
+    assert unknown.returncode == 3 and "no signal #999" in unknown.stderr
+    assert bad.returncode == 2  # usage error: the verdict is checked before anything runs
+    theses = monitor(tmp_path, "theses").stdout
+    precision = {
+        line.split()[1]: line.split()[2:]
+        for line in theses.splitlines()
+        if line.startswith("test-nuclear ") and "-" in line.split()[1]
+    }
+    assert precision == {"confirm-1": ["1", "0", "1.00"], "kill-1": ["0", "1", "0.00"]}
+
+
+def test_signals_explain_shows_evidence_and_matched_terms(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    url = feed_server.add("/feed.xml", rss([CONFIRM_ITEM]))
+    write_config(tmp_path, {"wire": url})
+    assert monitor(tmp_path, "run", "--once").returncode == 0
+
+    out = monitor(tmp_path, "signals", "--explain").stdout
+
+    assert "evidence: Utility agrees to restart shuttered reactor" in out
+    assert "matched: restart*, reactor" in out

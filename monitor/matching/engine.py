@@ -1,26 +1,64 @@
 """Items x criteria -> matches (pure).
 
-A :class:`Matcher` is built once per rule-set version: every criterion's query is parsed
-up front, so a bad query fails at load time and matching itself cannot raise.
+A :class:`Matcher` is built once per rule-set version: every criterion's query is parsed up
+front, so a bad query fails at load time and matching itself cannot raise. Given an
+``embedder`` it also embeds, once, every criterion sentence, example and counter-example.
 
-Score (keyword-only for now): the share of the query's positive terms that the item
-contains, counted with a ceiling of three terms, so that a query of many alternatives is not
-penalised for an item that hits only one or two of them. It lies in (0, 1].
-A match becomes a signal when its score reaches the criterion's ``threshold``.
+Modes (``mode=``; default ``hybrid`` with an embedder, else ``keyword``):
+
+* ``keyword`` — a criterion matches when its query matches and the keyword score (share of the
+  query's positive terms, counted up to three) reaches its ``threshold``.
+* ``hybrid`` — the score combines the query hit with lexical and semantic evidence
+  (:mod:`monitor.matching.scoring`). A criterion is a candidate when its query matches, or
+  without a query hit when the evidence alone reaches ``semantic_only_floor``; it matches when
+  it stays in contention against the other criteria of its thesis and its score reaches its
+  ``threshold`` (or ``hybrid_threshold`` when the rule sets none).
+* ``semantic`` — queries are ignored; evidence alone, in contention, against
+  ``semantic_threshold``. A diagnostic mode for ``monitor eval``.
+
+The matcher never embeds items: :meth:`Matcher.match_batch` takes the items' stored vectors
+(one row per item, from :func:`monitor.semantic.embedding_text`); without vectors a batch is
+scored keyword-only. Contention is decided among the confirm/kill criteria of a thesis, and
+separately among its watch criteria, so an open question never silences evidence.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
+from monitor.matching import scoring
+from monitor.matching.scoring import (
+    DEFAULT_SETTINGS,
+    ScoringSettings,
+    best_sentence,
+    keyword_score,
+    shorten,
+)
 from monitor.matching.text import Document
 from monitor.rules.query import Query, parse_query
 from monitor.types import Criterion, Item, Match, Thesis
 
-SNIPPET_CHARS = 280
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+if TYPE_CHECKING:
+    from monitor.semantic.embedder import Embedder
+    from monitor.semantic.vectors import Row, ThesisVectors
+
+SNIPPET_CHARS = scoring.SNIPPET_CHARS
+MODES = ("keyword", "hybrid", "semantic")
+Mode = Literal["keyword", "hybrid", "semantic"]
+
+__all__ = [
+    "MODES",
+    "SNIPPET_CHARS",
+    "CompiledCriterion",
+    "Matcher",
+    "Mode",
+    "compile_theses",
+    "evidence_snippet",
+    "keyword_score",
+    "shorten",
+]
 
 
 @dataclass(frozen=True)
@@ -43,21 +81,86 @@ def compile_theses(theses: Sequence[Thesis]) -> list[CompiledCriterion]:
     return compiled
 
 
+@dataclass(frozen=True, eq=False)
+class _ThesisModel:
+    """What hybrid scoring of one thesis needs, computed once at construction."""
+
+    indexes: tuple[int, ...]  # positions of the thesis' criteria in Matcher._criteria
+    profiles: tuple[dict[str, float], ...]
+    vectors: ThesisVectors
+
+
 class Matcher:
     """Matches items against every criterion of the given theses."""
 
-    def __init__(self, theses: Sequence[Thesis]) -> None:
+    def __init__(
+        self,
+        theses: Sequence[Thesis],
+        *,
+        embedder: Embedder | None = None,
+        mode: Mode | None = None,
+        settings: ScoringSettings = DEFAULT_SETTINGS,
+    ) -> None:
         self.theses = tuple(theses)
+        self.settings = settings
+        self.embedder = embedder
+        self.mode: Mode = mode or ("hybrid" if embedder is not None else "keyword")
+        if self.mode not in MODES:
+            raise ValueError(f"unknown matching mode {self.mode!r} (use one of {MODES})")
+        if self.mode != "keyword" and embedder is None:
+            raise ValueError(f"{self.mode} matching needs an embedder")
         self._criteria = compile_theses(theses)
+        self._models = self._build_models() if self.mode != "keyword" else ()
 
-    def match_batch(
-        self, items: Sequence[Item], vectors: Sequence[Sequence[float]] | None = None
-    ) -> list[list[Match]]:
-        """Matches of each item, in order. ``vectors`` are the items' embeddings (one per
-        item, from ``monitor.semantic``) when semantic scoring is on; keyword-only now."""
-        return [self.match(item) for item in items]
+    # ------------------------------------------------------------------------- construction
 
-    def match(self, item: Item) -> list[Match]:
+    def _build_models(self) -> tuple[_ThesisModel, ...]:
+        from monitor.semantic.vectors import ThesisVectors  # numpy: only with the extra
+
+        assert self.embedder is not None
+        models = []
+        start = 0
+        for thesis in self.theses:
+            criteria = thesis.criteria
+            indexes = tuple(range(start, start + len(criteria)))
+            start += len(criteria)
+            if not criteria:
+                continue
+            profiles = scoring.build_profiles(
+                [(c.text, c.examples) for c in criteria], self.settings.example_weight
+            )
+            vectors = ThesisVectors.build(criteria, self.embedder, self.settings)
+            models.append(_ThesisModel(indexes, tuple(profiles), vectors))
+        return tuple(models)
+
+    # ----------------------------------------------------------------------------- matching
+
+    def match_batch(self, items: Sequence[Item], vectors: Any = None) -> list[list[Match]]:
+        """Matches of each item, in order.
+
+        ``vectors`` holds the items' embeddings (a 2-D float32 array, one row per item, from
+        ``monitor.semantic``). Without vectors, or in keyword mode, the batch is scored
+        keyword-only. Raises ValueError when the rows do not fit the items or the model.
+        """
+        if vectors is None or self.mode == "keyword" or not items:
+            return [self._match_keyword(item) for item in items]
+        from monitor.semantic.vectors import item_matrix
+
+        assert self.embedder is not None
+        matrix = item_matrix(vectors, len(items), self.embedder.dim)
+        per_model = [model.vectors.score(matrix) for model in self._models]
+        return [
+            self._match_scored(item, [(m, rows[row]) for m, rows in zip(self._models, per_model)])
+            for row, item in enumerate(items)
+        ]
+
+    def match(self, item: Item, vector: Any = None) -> list[Match]:
+        """Matches of one item; keyword-only without its ``vector`` (a 1-D or 1-row array)."""
+        if vector is None:
+            return self._match_keyword(item)
+        return self.match_batch([item], [list(_flat(vector))])[0]
+
+    def _match_keyword(self, item: Item) -> list[Match]:
         doc = Document.from_text(item.text)
         found = []
         for cc in self._criteria:
@@ -67,24 +170,93 @@ class Matcher:
             score = keyword_score(len(terms), cc.positive_count)
             if score < cc.criterion.threshold:
                 continue
-            found.append(
-                Match(
-                    thesis_id=cc.thesis.id,
-                    criterion_id=cc.criterion.id,
-                    polarity=cc.criterion.polarity,
-                    score=score,
-                    matched_terms=terms,
-                    snippet=evidence_snippet(item, terms),
+            found.append(_match(cc, score, terms, evidence_snippet(item, terms), None))
+        return found
+
+    def _match_scored(
+        self,
+        item: Item,
+        per_thesis: Sequence[tuple[_ThesisModel, tuple[Row, Row]]],
+    ) -> list[Match]:
+        settings = self.settings
+        doc = Document.from_text(item.text)
+        stems = set(scoring.content_stems(item.text))
+        found: list[Match] = []
+        for model, (semantic, raw) in per_thesis:
+            hits: list[tuple[str, ...] | None] = []
+            evidence: list[float] = []
+            for position, index in enumerate(model.indexes):
+                cc = self._criteria[index]
+                hits.append(cc.query.evaluate(doc) if self.mode == "hybrid" else None)
+                lexical = scoring.lexical_score(
+                    stems, model.profiles[position], settings.profile_top
                 )
+                evidence.append(
+                    scoring.evidence_score(lexical, float(semantic[position]), settings)
+                )
+            in_contention = _contention(
+                [self._criteria[i].criterion for i in model.indexes], evidence, settings
             )
+            for position, index in enumerate(model.indexes):
+                cc = self._criteria[index]
+                terms = hits[position]
+                value = evidence[position]
+                if not in_contention[position]:
+                    continue
+                if self.mode == "semantic":
+                    score = round(value, 3)
+                    threshold = settings.semantic_threshold
+                else:
+                    if terms is None and value < settings.semantic_only_floor:
+                        continue
+                    keyword = keyword_score(len(terms), cc.positive_count) if terms else 0.0
+                    score = scoring.hybrid_score(keyword, value, settings)
+                    threshold = cc.criterion.threshold or settings.hybrid_threshold
+                if score < threshold:
+                    continue
+                matched = terms or ()
+                snippet = best_sentence(item.text, matched, model.profiles[position])
+                found.append(_match(cc, score, matched, snippet, round(float(raw[position]), 3)))
         return found
 
 
-def keyword_score(matched: int, positive: int) -> float:
-    if matched <= 0:
-        return 0.0
-    ceiling = max(1, min(3, positive))
-    return round(min(1.0, matched / ceiling), 3)
+def _flat(vector: Any) -> list[float]:
+    """A vector given as a 1-D sequence or as a one-row 2-D array, as floats."""
+    rows = vector.tolist() if hasattr(vector, "tolist") else list(vector)
+    if rows and isinstance(rows[0], list):
+        rows = rows[0]
+    return [float(x) for x in rows]
+
+
+def _contention(
+    criteria: Sequence[Criterion], evidence: Sequence[float], settings: ScoringSettings
+) -> list[bool]:
+    """Contention within confirm/kill criteria, and separately within watch criteria."""
+    result = [False] * len(criteria)
+    for watch in (False, True):
+        group = [i for i, c in enumerate(criteria) if (c.polarity == "watch") is watch]
+        keep = scoring.contenders([evidence[i] for i in group], settings.competition_margin)
+        for i, kept in zip(group, keep):
+            result[i] = kept
+    return result
+
+
+def _match(
+    cc: CompiledCriterion,
+    score: float,
+    terms: tuple[str, ...],
+    snippet: str,
+    similarity: float | None,
+) -> Match:
+    return Match(
+        thesis_id=cc.thesis.id,
+        criterion_id=cc.criterion.id,
+        polarity=cc.criterion.polarity,
+        score=score,
+        matched_terms=terms,
+        snippet=snippet,
+        similarity=similarity,
+    )
 
 
 def evidence_snippet(item: Item, terms: Sequence[str], limit: int = SNIPPET_CHARS) -> str:
@@ -93,23 +265,4 @@ def evidence_snippet(item: Item, terms: Sequence[str], limit: int = SNIPPET_CHAR
     Falls back to the title. Terms are compared case-insensitively on word stems written in
     the query (a trailing ``*`` is dropped), which is enough to pick the best sentence.
     """
-    sentences = [s.strip() for s in _SENTENCE_END.split(item.text) if s.strip()]
-    if not sentences:
-        return ""
-    stems = [t.rstrip("*").strip('"').lower() for t in terms if t.strip('*"')]
-
-    def hits(sentence: str) -> int:
-        low = sentence.lower()
-        return sum(1 for s in stems if s in low)
-
-    best = max(sentences, key=hits)
-    if hits(best) == 0:
-        best = sentences[0]
-    return shorten(best, limit)
-
-
-def shorten(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0]
-    return cut + "…"
+    return best_sentence(item.text, terms, {}, limit)

@@ -1,0 +1,395 @@
+"""Hybrid scores and their explanations (pure: numbers and text in, numbers and text out).
+
+One score per (item, criterion) combines three kinds of evidence:
+
+* **keyword** — the criterion's boolean query matched; its share of positive terms (see
+  :func:`keyword_score`). Hand-tuned queries are precise, so a query hit weighs most.
+* **lexical** — soft overlap between the item's word stems and the criterion's *profile*: the
+  stems of its sentence (weight 1) and of its examples (:data:`ScoringSettings.example_weight`),
+  each weighted by how distinctive it is within the thesis (inverse frequency over the
+  criteria's profile texts, divided by the number of criteria that share the stem). Normalised
+  by the profile's top weights so a short item can score 1.
+* **semantic** — cosine similarity of the item's vector to the criterion sentence, mixed with
+  the best similarity to one of its examples, minus the best similarity to a counter-example.
+  Vectors are *centred* on the thesis' mean vector first: every item on a thesis shares its
+  topic, and the shared component says nothing about which criterion an item supports.
+
+``evidence = lexical_weight * lexical + (1 - lexical_weight) * semantic`` (clipped to [0, 1]),
+and the hybrid score is ``keyword_weight * keyword + (1 - keyword_weight) * evidence``.
+
+Mirror criteria (confirm vs kill of the same facet) share most words and most meaning, so
+criteria of one thesis *compete*: a match must come within ``competition_margin`` of the best
+evidence any criterion of the thesis has for the item (:func:`contenders`).
+
+The global settings were chosen on one labeled dev set and validated on the other (see the
+README's "Matching quality"); they are not fitted to single items.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import snowballstemmer
+
+SNIPPET_CHARS = 280
+_WORD_RE = re.compile(r"[^\W_]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_STEMMER = snowballstemmer.stemmer("english")
+
+STOPWORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "across",
+        "after",
+        "again",
+        "against",
+        "all",
+        "almost",
+        "alongside",
+        "also",
+        "although",
+        "am",
+        "among",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "either",
+        "even",
+        "ever",
+        "every",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "him",
+        "his",
+        "how",
+        "however",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "least",
+        "less",
+        "like",
+        "made",
+        "make",
+        "many",
+        "may",
+        "me",
+        "might",
+        "more",
+        "most",
+        "much",
+        "must",
+        "my",
+        "near",
+        "neither",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "often",
+        "on",
+        "once",
+        "one",
+        "only",
+        "or",
+        "other",
+        "our",
+        "out",
+        "over",
+        "own",
+        "per",
+        "rather",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "thus",
+        "to",
+        "too",
+        "toward",
+        "towards",
+        "under",
+        "until",
+        "up",
+        "upon",
+        "us",
+        "very",
+        "via",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "whether",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "within",
+        "without",
+        "would",
+        "yet",
+        "you",
+        "your",
+        "said",
+        "says",
+        "say",
+        "new",
+        "also",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    """Global settings of hybrid scoring (one set for every thesis; see the module doc)."""
+
+    keyword_weight: float = 0.5
+    lexical_weight: float = 0.5
+    example_weight: float = 0.3  # weight of an example's stems in the lexical profile
+    example_similarity_weight: float = 0.3  # share of the best example in the semantic part
+    counter_weight: float = 0.5  # how much similarity to a counter-example subtracts
+    centring: float = 0.5  # how much of the thesis mean vector is removed before cosine
+    competition_margin: float = 0.03
+    profile_top: int = 8  # profile weights summed to normalise the lexical score
+    semantic_threshold: float = 0.16  # default minimum evidence (semantic-only mode)
+    hybrid_threshold: float = 0.5  # default minimum hybrid score (hybrid mode)
+    semantic_only_floor: float = 0.3  # evidence that matches in hybrid mode without a query hit
+
+
+DEFAULT_SETTINGS = ScoringSettings()
+
+
+# ------------------------------------------------------------------------------------ keyword
+
+
+def keyword_score(matched: int, positive: int) -> float:
+    """Share of the query's positive terms matched, counted up to three; 0 without a match."""
+    if matched <= 0:
+        return 0.0
+    ceiling = max(1, min(3, positive))
+    return round(min(1.0, matched / ceiling), 3)
+
+
+# ------------------------------------------------------------------------------------ lexical
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return str(_STEMMER.stemWord(word))
+
+
+def content_stems(text: str) -> list[str]:
+    """Stems of the content words of ``text`` (no stopwords, numbers or one-letter words)."""
+    return [
+        _stem(word)
+        for word in _WORD_RE.findall(text.casefold())
+        if word not in STOPWORDS and not word.isdigit() and len(word) > 1
+    ]
+
+
+Profile = Mapping[str, float]
+
+
+def build_profiles(
+    texts: Sequence[tuple[str, Sequence[str]]], example_weight: float
+) -> list[dict[str, float]]:
+    """One lexical profile per criterion ``(sentence, examples)`` of a thesis.
+
+    A stem's raw weight is 1 for the sentence plus ``example_weight`` per example holding it;
+    it is multiplied by its inverse document frequency over all the profile texts of the
+    thesis and divided by the number of criteria whose profile holds it, so words every
+    criterion shares (the thesis' topic) count little and distinctive words count most.
+    """
+    raw: list[Counter[str]] = []
+    documents: list[set[str]] = []
+    for sentence, examples in texts:
+        weights: Counter[str] = Counter()
+        own = set(content_stems(sentence))
+        documents.append(own)
+        for stem in own:
+            weights[stem] += 1.0
+        for example in examples:
+            stems = set(content_stems(example))
+            documents.append(stems)
+            for stem in stems:
+                weights[stem] += example_weight
+        raw.append(weights)
+    frequency = Counter(stem for document in documents for stem in document)
+    shared = Counter(stem for weights in raw for stem in weights)
+    total = len(documents)
+    return [
+        {
+            stem: weight * math.log((total + 1) / (frequency[stem] + 0.5)) / shared[stem]
+            for stem, weight in weights.items()
+        }
+        for weights in raw
+    ]
+
+
+def lexical_score(item_stems: Iterable[str], profile: Profile, top: int) -> float:
+    """Weight of the profile stems present in the item over the sum of the ``top`` largest
+    profile weights, capped at 1."""
+    weights = sorted((w for w in profile.values() if w > 0), reverse=True)[:top]
+    norm = sum(weights)
+    if norm <= 0:
+        return 0.0
+    present = set(item_stems)
+    found = sum(w for stem, w in profile.items() if stem in present and w > 0)
+    return min(1.0, found / norm)
+
+
+# ----------------------------------------------------------------------------------- semantic
+
+
+def semantic_score(
+    sentence: float,
+    examples: Sequence[float],
+    counters: Sequence[float],
+    settings: ScoringSettings = DEFAULT_SETTINGS,
+) -> float:
+    """Mix the similarity to the criterion sentence with the best example similarity, less
+    ``counter_weight`` times how far the best counter-example beats that mix."""
+    score = sentence
+    if examples:
+        w = settings.example_similarity_weight
+        score = (1 - w) * sentence + w * max(examples)
+    if counters:
+        score -= settings.counter_weight * max(0.0, max(counters) - score)
+    return score
+
+
+def evidence_score(
+    lexical: float | None, semantic: float | None, settings: ScoringSettings = DEFAULT_SETTINGS
+) -> float:
+    """Lexical and semantic evidence combined, clipped to [0, 1]; either may be missing."""
+    if lexical is None and semantic is None:
+        return 0.0
+    if semantic is None:
+        value = lexical or 0.0
+    elif lexical is None:
+        value = semantic
+    else:
+        w = settings.lexical_weight
+        value = w * lexical + (1 - w) * semantic
+    return min(1.0, max(0.0, value))
+
+
+def hybrid_score(
+    keyword: float, evidence: float, settings: ScoringSettings = DEFAULT_SETTINGS
+) -> float:
+    """``keyword_weight * keyword + (1 - keyword_weight) * evidence``, rounded to 3 places."""
+    w = settings.keyword_weight
+    return round(w * keyword + (1 - w) * evidence, 3)
+
+
+def contenders(evidence: Sequence[float], margin: float) -> list[bool]:
+    """Which criteria of one thesis stay in contention for an item: those whose evidence is
+    within ``margin`` of the best. Mirror criteria thus cannot both fire on weak evidence."""
+    if not evidence:
+        return []
+    best = max(evidence)
+    return [value >= best - margin for value in evidence]
+
+
+# -------------------------------------------------------------------------------- explanation
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def best_sentence(
+    text: str, terms: Sequence[str], profile: Profile, limit: int = SNIPPET_CHARS
+) -> str:
+    """The item's sentence that best explains a match, shortened to ``limit`` characters.
+
+    Sentences are ranked by matched query terms first (what the analyst wrote), then by the
+    profile weight of their stems (what the criterion is about); ties keep the earlier
+    sentence, and with no evidence at all the first sentence (the title) is the snippet.
+    """
+    found = sentences(text)
+    if not found:
+        return ""
+    words = [t.rstrip("*").strip('"').casefold() for t in terms if t.strip('*"')]
+
+    def rank(sentence: str) -> tuple[int, float]:
+        low = sentence.casefold()
+        hits = sum(1 for w in words if w in low)
+        weight = sum(profile.get(stem, 0.0) for stem in set(content_stems(sentence)))
+        return hits, weight
+
+    best = max(found, key=rank)
+    return shorten(best, limit)
+
+
+def shorten(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return cut + "…"

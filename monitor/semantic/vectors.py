@@ -1,0 +1,105 @@
+"""The vectors of one thesis' criteria, and semantic scores of item vectors against them.
+
+Built once per rule-set version by the :class:`~monitor.matching.engine.Matcher` (which
+imports this module only when semantic scoring is on, so the keyword-only daemon needs no
+numpy). Decisions:
+
+* Every criterion sentence, example and counter-example is embedded in one batch.
+* The thesis' *mean* vector (over sentences and examples) is partly removed from criterion
+  and item vectors before the cosine (``ScoringSettings.centring``): the shared topic of a
+  thesis carries no information about which criterion an item supports.
+* The reported similarity (``Match.similarity``) is the plain cosine between item and
+  criterion sentence, which a reader can interpret; the centred mix only ranks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from monitor.matching.scoring import ScoringSettings, semantic_score
+from monitor.semantic.embedder import Embedder, Vectors, normalise_rows
+from monitor.types import Criterion
+
+Row = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, eq=False)
+class ThesisVectors:
+    """Centred vectors of one thesis' criteria; build with :meth:`build`."""
+
+    settings: ScoringSettings
+    dim: int
+    mean: npt.NDArray[np.float32]
+    sentences: Vectors  # centred, one row per criterion
+    raw_sentences: Vectors  # plain, one row per criterion
+    examples: tuple[Vectors, ...]
+    counters: tuple[Vectors, ...]
+
+    @classmethod
+    def build(
+        cls, criteria: Sequence[Criterion], embedder: Embedder, settings: ScoringSettings
+    ) -> ThesisVectors:
+        texts = [c.text for c in criteria]
+        for c in criteria:
+            texts.extend(c.examples)
+        for c in criteria:
+            texts.extend(c.counter_examples)
+        vectors = embedder.embed(texts)
+        count = len(criteria)
+        examples_end = count + sum(len(c.examples) for c in criteria)
+        mean = vectors[:examples_end].mean(axis=0).astype(np.float32)
+        centred = _centre(vectors, mean, settings.centring)
+        examples: list[Vectors] = []
+        offset = count
+        for c in criteria:
+            examples.append(centred[offset : offset + len(c.examples)])
+            offset += len(c.examples)
+        counters: list[Vectors] = []
+        for c in criteria:
+            counters.append(centred[offset : offset + len(c.counter_examples)])
+            offset += len(c.counter_examples)
+        return cls(
+            settings=settings,
+            dim=embedder.dim,
+            mean=mean,
+            sentences=centred[:count],
+            raw_sentences=vectors[:count],
+            examples=tuple(examples),
+            counters=tuple(counters),
+        )
+
+    def score(self, items: Vectors) -> list[tuple[Row, Row]]:
+        """Per item row: (semantic score per criterion, plain cosine per criterion)."""
+        centred = _centre(items, self.mean, self.settings.centring)
+        sentence = (centred @ self.sentences.T).astype(np.float64)
+        raw = (items @ self.raw_sentences.T).astype(np.float64)
+        scores = np.empty_like(sentence)
+        for j in range(sentence.shape[1]):
+            example = centred @ self.examples[j].T if len(self.examples[j]) else None
+            counter = centred @ self.counters[j].T if len(self.counters[j]) else None
+            for row in range(sentence.shape[0]):
+                scores[row, j] = semantic_score(
+                    float(sentence[row, j]),
+                    () if example is None else example[row].tolist(),
+                    () if counter is None else counter[row].tolist(),
+                    self.settings,
+                )
+        return [(scores[row], raw[row]) for row in range(items.shape[0])]
+
+
+def item_matrix(vectors: object, count: int, dim: int) -> Vectors:
+    """Item vectors as unit float32 rows; ValueError when they do not fit the batch/model."""
+    matrix = normalise_rows(np.asarray(vectors, dtype=np.float32))
+    if matrix.shape[0] != count:
+        raise ValueError(f"{matrix.shape[0]} vectors for {count} items")
+    if matrix.shape[1] != dim:
+        raise ValueError(f"vectors have {matrix.shape[1]} dimensions, the model makes {dim}")
+    return matrix
+
+
+def _centre(vectors: Vectors, mean: npt.NDArray[np.float32], amount: float) -> Vectors:
+    return normalise_rows(vectors - amount * mean)
