@@ -107,7 +107,7 @@ def check(config: ConfigOption = None) -> None:
     from monitor.rules.files import check_rule_files, expand_rule_paths
 
     try:
-        cfg, _ = load(config)
+        cfg, env = load(config)
         paths = expand_rule_paths(list(cfg.rule_paths))
     except ConfigError as e:
         typer.echo(str(e), err=True)
@@ -120,9 +120,18 @@ def check(config: ConfigOption = None) -> None:
         f"{cfg.path}: {len(cfg.sources)} source(s); {len(paths)} rule file(s), "
         f"{len(theses)} valid thesis(es), {criteria} criteria; {len(problems)} problem(s)"
     )
-    typer.echo("matching: keyword queries")
+    typer.echo(f"matching: {semantic_line(env)}")
     if problems:
         raise typer.Exit(1)
+
+
+def semantic_line(env: Environment) -> str:
+    if not env.semantic:
+        return "keyword-only (MONITOR_SEMANTIC=off)"
+    from monitor.semantic import semantic_status
+
+    embedder, reason = semantic_status()
+    return f"keyword + {reason}" if embedder else f"keyword-only: {reason}"
 
 
 @app.command("import-brief")

@@ -162,6 +162,11 @@ def test_check_accepts_valid_rules_and_lists_every_problem(tmp_path: Path) -> No
     ok = monitor(tmp_path, "check")
     assert ok.returncode == 0, ok.stderr
     assert "1 valid thesis(es), 3 criteria; 0 problem(s)" in ok.stdout
+    assert "matching: keyword-only (MONITOR_SEMANTIC=off)" in ok.stdout
+    env = clean_env(tmp_path)
+    del env["MONITOR_SEMANTIC"]
+    semantic = monitor(tmp_path, "check", env=env)
+    assert "matching: keyword + semantic scoring on (all-MiniLM-L6-v2, CPU)" in semantic.stdout
 
     (tmp_path / "rules" / "broken.yaml").write_text(
         "thesis:\n  id: broken\n  title: Broken\n  colour: red\ncriteria:\n"

@@ -150,7 +150,9 @@ class Matcher:
         matrix = item_matrix(vectors, len(items), self.embedder.dim)
         per_model = [model.vectors.score(matrix) for model in self._models]
         return [
-            self._match_scored(item, [(m, rows[row]) for m, rows in zip(self._models, per_model)])
+            self._match_scored(
+                item, [(m, rows[row]) for m, rows in zip(self._models, per_model, strict=True)]
+            )
             for row, item in enumerate(items)
         ]
 
@@ -236,7 +238,7 @@ def _contention(
     for watch in (False, True):
         group = [i for i, c in enumerate(criteria) if (c.polarity == "watch") is watch]
         keep = scoring.contenders([evidence[i] for i in group], settings.competition_margin)
-        for i, kept in zip(group, keep):
+        for i, kept in zip(group, keep, strict=True):
             result[i] = kept
     return result
 

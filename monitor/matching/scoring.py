@@ -41,168 +41,18 @@ _WORD_RE = re.compile(r"[^\W_]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _STEMMER = snowballstemmer.stemmer("english")
 
-STOPWORDS = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "across",
-        "after",
-        "again",
-        "against",
-        "all",
-        "almost",
-        "alongside",
-        "also",
-        "although",
-        "am",
-        "among",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "down",
-        "during",
-        "each",
-        "either",
-        "even",
-        "ever",
-        "every",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "him",
-        "his",
-        "how",
-        "however",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "least",
-        "less",
-        "like",
-        "made",
-        "make",
-        "many",
-        "may",
-        "me",
-        "might",
-        "more",
-        "most",
-        "much",
-        "must",
-        "my",
-        "near",
-        "neither",
-        "no",
-        "nor",
-        "not",
-        "now",
-        "of",
-        "off",
-        "often",
-        "on",
-        "once",
-        "one",
-        "only",
-        "or",
-        "other",
-        "our",
-        "out",
-        "over",
-        "own",
-        "per",
-        "rather",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "thus",
-        "to",
-        "too",
-        "toward",
-        "towards",
-        "under",
-        "until",
-        "up",
-        "upon",
-        "us",
-        "very",
-        "via",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "whether",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "within",
-        "without",
-        "would",
-        "yet",
-        "you",
-        "your",
-        "said",
-        "says",
-        "say",
-        "new",
-        "also",
-    ]
-)
+_STOPWORD_TEXT = """
+    a about above across after again against all almost alongside also although am among an
+    and any are as at be because been before being below between both but by can could did do
+    does doing down during each either even ever every few for from further had has have
+    having he her here hers him his how however i if in into is it its itself just least less
+    like made make many may me might more most much must my near neither no nor not now of off
+    often on once one only or other our out over own per rather same she should so some such
+    than that the their them then there these they this those through thus to too toward
+    towards under until up upon us very via was we were what when where whether which while
+    who whom why will with within without would yet you your said says say new
+"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 @dataclass(frozen=True)
@@ -266,19 +116,19 @@ def build_profiles(
     thesis and divided by the number of criteria whose profile holds it, so words every
     criterion shares (the thesis' topic) count little and distinctive words count most.
     """
-    raw: list[Counter[str]] = []
+    raw: list[dict[str, float]] = []
     documents: list[set[str]] = []
     for sentence, examples in texts:
-        weights: Counter[str] = Counter()
+        weights: dict[str, float] = {}
         own = set(content_stems(sentence))
         documents.append(own)
         for stem in own:
-            weights[stem] += 1.0
+            weights[stem] = weights.get(stem, 0.0) + 1.0
         for example in examples:
             stems = set(content_stems(example))
             documents.append(stems)
             for stem in stems:
-                weights[stem] += example_weight
+                weights[stem] = weights.get(stem, 0.0) + example_weight
         raw.append(weights)
     frequency = Counter(stem for document in documents for stem in document)
     shared = Counter(stem for weights in raw for stem in weights)
@@ -382,7 +232,7 @@ def best_sentence(
         low = sentence.casefold()
         hits = sum(1 for w in words if w in low)
         weight = sum(profile.get(stem, 0.0) for stem in set(content_stems(sentence)))
-        return hits, weight
+        return hits, float(weight)
 
     best = max(found, key=rank)
     return shorten(best, limit)

@@ -51,4 +51,5 @@ def normalise_rows(matrix: npt.ArrayLike) -> Vectors:
         raise ValueError(f"expected a 2-D array of vectors, got shape {array.shape}")
     norms = np.linalg.norm(array, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (array / norms).astype(np.float32, copy=False)
+    result: Vectors = (array / norms).astype(np.float32, copy=False)
+    return result
