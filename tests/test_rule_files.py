@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import date
 from pathlib import Path
 
@@ -10,15 +11,18 @@ import pytest
 
 from monitor.briefs import parse_brief
 from monitor.errors import ConfigError, RuleError
+from monitor.matching.text import Document
 from monitor.rules.files import (
     check_rule_files,
     dump_rule_file,
     expand_rule_paths,
     load_rule_file,
 )
+from monitor.rules.query import parse_query
 from monitor.types import Criterion, Thesis
 from monitor.yamlutil import load_yaml
 from tests.briefdata import real_brief_paths
+from tests.corpus import shared_dir
 
 SHIPPED_RULES = Path(__file__).resolve().parents[1] / "rules"
 
@@ -405,3 +409,141 @@ def test_config_errors_get_the_column_in_the_message() -> None:
 def test_empty_yaml_is_none() -> None:
     data, lines = load_yaml("# only a comment\n", "x.yaml")
     assert data is None and lines.line("a") is None
+
+
+# ------------------------------------------------------------------ groups and examples
+
+GROUPED = """\
+thesis:
+  id: labs
+  title: Frontier labs
+groups:
+  frontier_labs: [OpenAI, Anthropic, "Google DeepMind"]
+  compute:
+    - compute deal*
+    - '"GPU cluster"~2'
+criteria:
+  - id: confirm-1
+    polarity: confirm
+    text: Labs sign compute deals.
+    query: $frontier_labs AND ($compute OR title:$frontier_labs)
+    examples:
+      - OpenAI signs a 10 GW compute deal.
+    counter_examples:
+      - OpenAI comments on compute prices.
+      - Analysts discuss GPU clusters.
+"""
+
+
+def test_groups_are_expanded_into_the_loaded_query(tmp_path: Path) -> None:
+    criterion = load_rule_file(write(tmp_path, GROUPED)).criterion("confirm-1")
+    assert criterion.query == (
+        '(OpenAI OR Anthropic OR "Google DeepMind") AND (("compute deal*" OR "GPU cluster"~2)'
+        ' OR title:(OpenAI OR Anthropic OR "Google DeepMind"))'
+    )
+    doc = Document.from_text("Google DeepMind signs GPU compute cluster lease")
+    assert parse_query(criterion.query).evaluate(doc) == ("Google DeepMind", "GPU cluster~2")
+
+
+def test_examples_and_counter_examples_load_and_round_trip(tmp_path: Path) -> None:
+    thesis = load_rule_file(write(tmp_path, GROUPED))
+    criterion = thesis.criterion("confirm-1")
+    assert criterion.examples == ("OpenAI signs a 10 GW compute deal.",)
+    assert criterion.counter_examples == (
+        "OpenAI comments on compute prices.",
+        "Analysts discuss GPU clusters.",
+    )
+    text = dump_rule_file(thesis)
+    assert "    examples:\n      - OpenAI signs" in text
+    again = load_rule_file(write(tmp_path, text, "again.yaml"))
+    assert without_locations(again) == without_locations(thesis)
+
+
+GROUP_ERRORS = [
+    # (old, new, needle the error points at, message)
+    ('"Google DeepMind"]', '"Google Deep*Mind"]', "*Mind", "groups.frontier_labs[2]: "),
+    ("- compute deal*", "- compute deal* OR x*", "x*", "too short"),
+    ("- '\"GPU cluster\"~2'", "- '\"GPU cluster\"~'", "~'", "needs a number"),
+    ("- '\"GPU cluster\"~2'", "- title:x", "title:x", "cannot name a field"),
+    ("- '\"GPU cluster\"~2'", "- $frontier_labs", "$frontier_labs\n", "another group"),
+    ("- '\"GPU cluster\"~2'", "- ''", "''", "must be non-empty text"),
+    ("  compute:\n", "  bad-name:\n", "bad-name", "group name 'bad-name'"),
+    ("  frontier_labs: [OpenAI", "  frontier_labs: [1, OpenAI", "1,", "must be non-empty text"),
+    (
+        '  frontier_labs: [OpenAI, Anthropic, "Google DeepMind"]',
+        "  frontier_labs: []",
+        "[]",
+        "non-empty list",
+    ),
+    ("groups:\n  frontier_labs", "groups: 3\nx:\n  frontier_labs", "3", "groups must be a mapping"),
+    ("AND ($compute", "AND ($computers", "$computers", "undefined group $computers"),
+    (
+        "    query: $frontier_labs AND",
+        "    query: title:$frontier_labs NEAR x AND",
+        "NEAR",
+        "same field",
+    ),
+    (
+        "    examples:\n      - OpenAI",
+        "    examples:\n      - [a]\n      - OpenAI",
+        "[a]",
+        "examples[0]",
+    ),
+    (
+        "    counter_examples:\n      - OpenAI comments on compute prices.\n",
+        "    counter_examples: plain text\n    examples_too:\n",
+        "plain text",
+        "a list",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "message"), GROUP_ERRORS, ids=[e[1] for e in GROUP_ERRORS]
+)
+def test_group_and_example_errors_point_at_file_line_and_column(
+    tmp_path: Path, old: str, new: str, needle: str, message: str
+) -> None:
+    assert old in GROUPED
+    text = GROUPED.replace(old, new)
+    _, problems = check_rule_files([write(tmp_path, text)])
+    assert problems, text
+    error = next(p for p in problems if message in p.message)
+    assert (error.line, error.column) == where(text, needle)
+    assert str(error).startswith(f"{error.path}:{error.line}:{error.column}: ")
+
+
+def test_a_broken_group_is_reported_once_not_at_every_use(tmp_path: Path) -> None:
+    text = GROUPED.replace('"Google DeepMind"]', '"Google Deep*Mind"]')
+    _, problems = check_rule_files([write(tmp_path, text)])
+    assert [p.message.split(":")[0] for p in problems] == ["groups.frontier_labs[2]"]
+
+
+# ----------------------------------------------------------------- quality on eval items
+
+
+def _micro_f1(theses: list[Thesis], path: Path) -> float:
+    by_brief = {t.source_brief: t for t in theses}
+    true_pos = false_pos = false_neg = 0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        thesis = by_brief[record["brief"]]
+        doc = Document.from_text(record["title"] + "\n" + record["summary"])
+        for criterion in thesis.criteria:
+            if criterion.polarity == "watch":
+                continue  # open questions are never scored
+            hit = parse_query(criterion.query).matches(doc)
+            labelled = criterion.id in record["labels"]
+            true_pos += hit and labelled
+            false_pos += hit and not labelled
+            false_neg += labelled and not hit
+    return 2 * true_pos / (2 * true_pos + false_pos + false_neg)
+
+
+@pytest.mark.parametrize(
+    "path", sorted((shared_dir() / "corpus" / "eval").glob("*.jsonl")), ids=lambda p: p.name
+)
+def test_shipped_rules_keep_their_keyword_quality_on_the_eval_items(path: Path) -> None:
+    theses, problems = check_rule_files(expand_rule_paths([SHIPPED_RULES]))
+    assert problems == []
+    assert _micro_f1(theses, path) >= 0.98
