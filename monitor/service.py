@@ -68,7 +68,7 @@ class Service:
         self.pipeline = Pipeline(self.store, self.fetcher, self.notifier, embedder=self.embedder)
 
     def make_matcher(self, theses: Sequence[Thesis]) -> Matcher:
-        return Matcher(theses)
+        return Matcher(theses, embedder=self.embedder)
 
     def start(self) -> list[RuleError]:
         """Migrate the database, register sources, load rules. Raises StorageError when

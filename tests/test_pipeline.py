@@ -224,3 +224,31 @@ def test_same_story_with_other_links_is_one_signal_listing_every_source(
     [signal] = service.store.list_signals()
     assert [(s.source, s.first) for s in signal.sources] == [("wire", True), ("blog", False)]
     assert len(fake_slack.messages) == 1
+
+
+def test_semantic_cycle_stores_item_vectors_and_similarity(
+    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack, sqlite_url: str, clock: Clock
+) -> None:
+    from monitor.semantic import MODEL_NAME, load_embedder
+
+    embedder = load_embedder()
+    assert embedder is not None, "the semantic extra is part of the test install"
+    url = feed_server.add("/feed.xml", rss([CONFIRM_ITEM, NOISE_ITEM]))
+    config = load_config(write_config(tmp_path, {"wire": url}))
+    env = Environment.from_mapping({"DATABASE_URL": sqlite_url})
+    service = Service(config, env, clock=clock, embedder=embedder, notifier=None)
+    try:
+        service.start()
+        report = service.run_cycle()
+        items = service.store.items_since(None)
+        vectors = service.store.get_item_vectors(MODEL_NAME, [s.id for s in items])
+        signals = service.store.list_signals()
+    finally:
+        service.close()
+
+    assert report.new_items == 2
+    assert set(vectors) == {s.id for s in items}
+    assert all(len(blob) == 4 * embedder.dim for blob in vectors.values())
+    confirm = [s for s in signals if s.criterion_id == "confirm-1"]
+    assert len(confirm) == 1 and confirm[0].similarity is not None
+    assert 0.0 < confirm[0].similarity <= 1.0
