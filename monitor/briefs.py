@@ -40,13 +40,15 @@ Decisions:
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import PurePath
 
 from monitor.errors import BriefError
-from monitor.types import Criterion, Thesis
+from monitor.matching.scoring import content_stems
+from monitor.types import Criterion, Polarity, Thesis
 
 # ------------------------------------------------------------------------------- the document
 
@@ -271,13 +273,15 @@ def thesis_from_brief(doc: BriefDoc) -> Thesis:
             doc.path,
             doc.overlay_line,
         )
+    context = _context_bullets(doc)
     criteria = [
-        Criterion(id=f"confirm-{n}", polarity="confirm", text=t, query=starter_query(t))
-        for n, t in enumerate(doc.confirm, start=1)
+        _automatic_criterion(f"{polarity}-{n}", polarity, sentence, context)
+        for polarity, sentences in _scored_lists(doc)
+        for n, sentence in enumerate(sentences, start=1)
     ]
     criteria += [
-        Criterion(id=f"kill-{n}", polarity="kill", text=t, query=starter_query(t))
-        for n, t in enumerate(doc.kill, start=1)
+        _automatic_criterion(f"unknown-{n}", "watch", question, context)
+        for n, question in enumerate(doc.unknowns, start=1)
     ]
     return Thesis(
         id=doc.thesis_id,
@@ -370,3 +374,63 @@ def starter_query(sentence: str) -> str:
     half = (len(terms) + 1) // 2
     groups = [terms[:half][:_MAX_TERMS_PER_GROUP], terms[half:][:_MAX_TERMS_PER_GROUP]]
     return " AND ".join("(" + " OR ".join(group) + ")" for group in groups)
+
+
+# ----------------------------------------------------------------------------- automatic rules
+
+AUTOMATIC_EXAMPLES = 3  # brief bullets kept as examples of a criterion
+AUTOMATIC_THRESHOLD = 0.4  # minimum hybrid score of generated criteria (chosen on one dev set,
+#                           the same on the other; see monitor.matching.scoring)
+
+
+def _context_bullets(doc: BriefDoc) -> tuple[str, ...]:
+    """The brief's own statements a criterion can borrow words and meaning from."""
+    bullets = [*doc.key_takeaways, *(b for s in doc.sections for b in s.bullets)]
+    return tuple(dict.fromkeys([*bullets, *doc.read_throughs]))
+
+
+def brief_examples(sentence: str, context: tuple[str, ...], limit: int) -> tuple[str, ...]:
+    """The ``limit`` bullets of the brief that share the most distinctive words with
+    ``sentence`` (stems weighted by inverse frequency over the bullets), best first."""
+    documents = [set(content_stems(text)) for text in context]
+    frequency: dict[str, int] = {}
+    for document in documents:
+        for stem in document:
+            frequency[stem] = frequency.get(stem, 0) + 1
+    wanted = set(content_stems(sentence))
+    total = len(documents)
+
+    def weight(document: set[str]) -> float:
+        return sum(math.log((total + 1) / (frequency[stem] + 0.5)) for stem in document & wanted)
+
+    ranked = sorted(range(total), key=lambda i: -weight(documents[i]))
+    return tuple(context[i] for i in ranked[:limit] if weight(documents[i]) > 0)
+
+
+def generated_query(sentence: str) -> str:
+    """A broad query for automatic rules: any content word of the sentence (inflected words
+    as prefixes). It gates candidates; the hybrid score and threshold decide."""
+    terms: list[str] = []
+    for phrase in _key_phrases(sentence):
+        for word in phrase.split():
+            term = _as_term(word)
+            if term not in terms:
+                terms.append(term)
+    return " OR ".join(terms) if terms else starter_query(sentence)
+
+
+def _scored_lists(doc: BriefDoc) -> tuple[tuple[Polarity, tuple[str, ...]], ...]:
+    return (("confirm", doc.confirm), ("kill", doc.kill))
+
+
+def _automatic_criterion(
+    criterion_id: str, polarity: Polarity, sentence: str, context: tuple[str, ...]
+) -> Criterion:
+    return Criterion(
+        id=criterion_id,
+        polarity=polarity,
+        text=sentence,
+        query=generated_query(sentence),
+        threshold=AUTOMATIC_THRESHOLD,
+        examples=brief_examples(sentence, context, AUTOMATIC_EXAMPLES),
+    )

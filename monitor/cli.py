@@ -18,6 +18,7 @@ import typer
 
 from monitor import __version__
 from monitor.errors import ConfigError, MonitorError, StorageError
+from monitor.evalcli import eval_command
 from monitor.settings import Config, Environment, default_config_path, load_config, parse_interval
 
 app = typer.Typer(
@@ -350,6 +351,9 @@ def demo(config: ConfigOption = None) -> None:
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
+
+
+app.command("eval")(eval_command)
 
 
 def main() -> None:

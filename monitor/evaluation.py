@@ -200,12 +200,13 @@ def score(
 ) -> EvalReport:
     """Compare predictions with labels over the confirm/kill criteria of each item's thesis."""
     report = EvalReport(mode=mode, items=len(items))
+    several = len({t.id for t in theses_by_brief.values()}) > 1
     for labeled, predicted in zip(items, predictions, strict=True):
         thesis = theses_by_brief[labeled.brief]
         for criterion in thesis.criteria:
             if criterion.polarity not in SCORED_POLARITIES:
                 continue
-            key = criterion.id if len(_theses(theses_by_brief)) == 1 else f"{thesis.id}:{criterion.id}"
+            key = f"{thesis.id}:{criterion.id}" if several else criterion.id
             counts = report.criteria.setdefault(key, Counts())
             wanted = criterion.id in labeled.labels
             found = criterion.id in predicted
@@ -223,10 +224,6 @@ def score(
                 report.misses.append(outcome)
     report.criteria = dict(sorted(report.criteria.items(), key=lambda kv: _criterion_order(kv[0])))
     return report
-
-
-def _theses(theses_by_brief: dict[str, Thesis]) -> set[str]:
-    return {t.id for t in theses_by_brief.values()}
 
 
 def _criterion_order(key: str) -> tuple[str, int, str]:

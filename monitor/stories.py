@@ -27,9 +27,7 @@ _STOP = frozenset(
 
 
 def title_words(item: Item) -> frozenset[str]:
-    return frozenset(
-        w for w in _WORD.findall(item.title.lower()) if len(w) >= 3 and w not in _STOP
-    )
+    return frozenset(w for w in _WORD.findall(item.title.lower()) if len(w) >= 3 and w not in _STOP)
 
 
 def shingles(item: Item, n: int = 3) -> frozenset[tuple[str, ...]]:

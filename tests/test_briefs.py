@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from monitor.briefs import parse_brief, parse_brief_sections, starter_query
+from monitor.briefs import (
+    AUTOMATIC_EXAMPLES,
+    AUTOMATIC_THRESHOLD,
+    brief_examples,
+    generated_query,
+    parse_brief,
+    parse_brief_sections,
+    starter_query,
+)
 from monitor.errors import BriefError
 from monitor.rules.query import parse_query
 from tests.briefdata import item_text, make_brief, real_brief_paths
@@ -72,8 +80,9 @@ def test_real_brief_becomes_a_thesis_with_ordered_criteria(path: Path) -> None:
         "kill-1",
         "kill-2",
         "kill-3",
+        *(f"unknown-{n}" for n in range(1, 6)),
     ]
-    assert [c.polarity for c in thesis.criteria] == ["confirm"] * 3 + ["kill"] * 3
+    assert [c.polarity for c in thesis.criteria] == ["confirm"] * 3 + ["kill"] * 3 + ["watch"] * 5
     assert thesis.criterion("kill-1").text.startswith(expected["first_kill"])
     for criterion in thesis.criteria:
         assert parse_query(criterion.query).positive_terms()
@@ -116,7 +125,9 @@ def test_layout_variations_give_the_same_lists(layout: dict[str, Any]) -> None:
     ]
     assert doc.sources == ("2026-01-05 example.org",)
     thesis = parse_brief(make_brief(**layout), "brief.txt")
-    assert [c.id for c in thesis.criteria][-1] == f"kill-{items}"
+    scored = [c.id for c in thesis.criteria if c.polarity != "watch"]
+    assert scored[-1] == f"kill-{items}"
+    assert [c.id for c in thesis.criteria if c.polarity == "watch"] == ["unknown-1", "unknown-2"]
 
 
 def test_missing_overlay_is_an_error_naming_the_file() -> None:
@@ -185,3 +196,69 @@ def test_starter_query_groups_long_sentences_into_two_and_groups() -> None:
     )
     assert query.startswith("(") and ") AND (" in query
     assert "regulator*" in query
+
+
+# ---------------------------------------------------------------------------- automatic rules
+
+
+@pytest.mark.parametrize("path", real_brief_paths(), ids=lambda p: p.name)
+def test_automatic_rules_carry_examples_threshold_and_valid_queries(path: Path) -> None:
+    thesis = parse_brief(path.read_text(encoding="utf-8"), str(path))
+    doc = parse_brief_sections(path.read_text(encoding="utf-8"), str(path))
+    context = {
+        *doc.key_takeaways,
+        *doc.read_throughs,
+        *(b for s in doc.sections for b in s.bullets),
+    }
+    for criterion in thesis.criteria:
+        assert parse_query(criterion.query).positive_terms()
+        assert criterion.threshold == AUTOMATIC_THRESHOLD
+        assert 1 <= len(criterion.examples) <= AUTOMATIC_EXAMPLES
+        assert set(criterion.examples) <= context
+
+
+@pytest.mark.parametrize("path", real_brief_paths(), ids=lambda p: p.name)
+def test_unknowns_become_watch_criteria_in_brief_order(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    thesis = parse_brief(text, str(path))
+    unknowns = parse_brief_sections(text, str(path)).unknowns
+    watch = [c for c in thesis.criteria if c.polarity == "watch"]
+    assert [c.id for c in watch] == [f"unknown-{n}" for n in range(1, len(unknowns) + 1)]
+    assert [c.text for c in watch] == list(unknowns)
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        {},
+        {"bullet": "-"},
+        {"bullet": "*", "colon": True},
+        {"upper": True, "crlf": True},
+        {"wrap": True, "blank_lines": 2},
+        {"bullet": ""},
+    ],
+    ids=repr,
+)
+def test_layout_variations_give_watch_criteria_and_valid_queries(layout: dict[str, Any]) -> None:
+    thesis = parse_brief(make_brief(**layout), "brief.txt")
+    watch = [c for c in thesis.criteria if c.polarity == "watch"]
+    assert [c.id for c in watch] == ["unknown-1", "unknown-2"]
+    assert watch[0].text == item_text("Unknown", 1)
+    for criterion in thesis.criteria:
+        assert parse_query(criterion.query).positive_terms()
+
+
+def test_brief_examples_rank_bullets_by_shared_distinctive_words() -> None:
+    context = (
+        "Reactor restarts add firm supply for data centers.",
+        "Chip efficiency gains reduce cooling demand.",
+        "Weather was mild.",
+    )
+    found = brief_examples("Restarts of closed reactors", context, 2)
+    assert found == ("Reactor restarts add firm supply for data centers.",)
+
+
+def test_generated_query_ors_the_content_words() -> None:
+    query = generated_query("Regulators restrict co-located supply")
+    assert query == 'regulator* OR restrict OR "co-locat*" OR supply'
+    assert parse_query(query).positive_terms()

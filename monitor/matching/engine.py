@@ -196,21 +196,25 @@ class Matcher:
                 evidence.append(
                     scoring.evidence_score(lexical, float(semantic[position]), settings)
                 )
+            candidates = [
+                self.mode == "semantic" or hit is not None or value >= settings.semantic_only_floor
+                for hit, value in zip(hits, evidence, strict=True)
+            ]
             in_contention = _contention(
-                [self._criteria[i].criterion for i in model.indexes], evidence, settings
+                [self._criteria[i].criterion for i in model.indexes],
+                [value if ok else -1.0 for value, ok in zip(evidence, candidates, strict=True)],
+                settings,
             )
             for position, index in enumerate(model.indexes):
                 cc = self._criteria[index]
                 terms = hits[position]
                 value = evidence[position]
-                if not in_contention[position]:
+                if not (candidates[position] and in_contention[position]):
                     continue
                 if self.mode == "semantic":
                     score = round(value, 3)
                     threshold = settings.semantic_threshold
                 else:
-                    if terms is None and value < settings.semantic_only_floor:
-                        continue
                     keyword = keyword_score(len(terms), cc.positive_count) if terms else 0.0
                     score = scoring.hybrid_score(keyword, value, settings)
                     threshold = cc.criterion.threshold or settings.hybrid_threshold

@@ -90,24 +90,26 @@ class Document:
     :meth:`from_item`. ``tokens[:title_end]`` is the title, the rest the summary."""
 
     tokens: tuple[str, ...]
-    token_set: frozenset[str]
     title_end: int = 0
     source: str = ""
     tags: tuple[str, ...] = ()
 
     @classmethod
     def from_text(cls, text: str) -> Document:
-        tokens = tuple(tokenize(text))
-        return cls(tokens, frozenset(tokens))
+        return cls(tuple(tokenize(text)))
 
     @classmethod
     def from_item(cls, item: Item) -> Document:
         """Title + summary as the body (the tokens of ``item.text``), source and tags as fields."""
         title = tokenize(item.title)
         tokens = tuple(title + tokenize(item.summary)) if item.summary else tuple(title)
-        return cls(tokens, frozenset(tokens), len(title), item.source, item.tags)
+        return cls(tokens, len(title), item.source, item.tags)
 
     # ------------------------------------------------------------------ lazily computed views
+
+    @cached_property
+    def token_set(self) -> frozenset[str]:
+        return frozenset(self.tokens)
 
     @cached_property
     def stems(self) -> tuple[str, ...]:

@@ -6,7 +6,14 @@ from monitor.rules.files import (
     expand_rule_paths,
     load_rule_file,
 )
-from monitor.rules.query import Query, Term, Word, parse_query
+from monitor.rules.query import (
+    Query,
+    Term,
+    Word,
+    expand_groups,
+    parse_group_entry,
+    parse_query,
+)
 
 __all__ = [
     "Query",
@@ -14,7 +21,9 @@ __all__ = [
     "Word",
     "check_rule_files",
     "dump_rule_file",
+    "expand_groups",
     "expand_rule_paths",
     "load_rule_file",
+    "parse_group_entry",
     "parse_query",
 ]

@@ -10,6 +10,13 @@ Format (every field; unknown fields are errors at any level)::
       source_brief: rosa-del-mar-...-81.txt        # optional; the brief file it came from
       read_throughs:                               # optional; list of texts
         - AI progress may look more linear ...
+    groups:                                        # optional; named term groups of this file
+      frontier_labs: [OpenAI, Anthropic, "Google DeepMind"]
+                               # name: letters, digits, '_' (not a digit first); a non-empty
+                               #   list of entries, each one word, phrase (an entry with
+                               #   spaces is a phrase), wildcard or "proximity phrase"~N.
+                               #   Any query of the file may use $frontier_labs, meaning
+                               #   (OpenAI OR Anthropic OR "Google DeepMind").
     criteria:                                      # required; a non-empty list
       - id: confirm-1          # required; lower-case letters, digits, - _ . ; unique in the file.
                                #   An id starting with a polarity and "-" ("kill-2") must
@@ -18,6 +25,10 @@ Format (every field; unknown fields are errors at any level)::
         text: Real world ...   # required; the criterion sentence shown in alerts
         query: '"field experiment" OR productivity'   # required; see monitor.rules.query
         threshold: 0.5         # optional number >= 0 (default 0): minimum match score
+        examples:              # optional; list of texts that are evidence for the criterion
+          - A randomized trial at 40 firms found ...   #   (semantic scoring learns from them)
+        counter_examples:      # optional; list of near misses that are not evidence
+          - Vendor survey says ...
 
 Decisions:
 
@@ -27,11 +38,18 @@ Decisions:
 * Errors carry ``file:line[:column]``: the key's line for unknown fields, the value's line for
   wrong values, the enclosing key's (or list entry's) line for missing fields. A query syntax
   error points at the offending character (one-line queries, and ``|``/``>`` blocks without
-  blank lines).
+  blank lines); an error inside a group entry points into that entry, a ``$name`` that no
+  group defines at its ``$``. A query using a group whose definition has errors is not
+  reported again.
+* Groups belong to the file, not to the thesis (:class:`~monitor.types.Thesis` has no place for
+  them): a loaded criterion's ``query`` is the written query with every ``$name`` expanded
+  (:func:`~monitor.rules.query.expand_groups`), so every consumer of ``Criterion.query``
+  parses it without knowing the groups, and :func:`dump_rule_file` writes expanded queries.
 * Criteria keep the line of their list entry (``Criterion.line``); the thesis keeps its file
   (``Thesis.path``).
 * :func:`dump_rule_file` writes block-style YAML that :func:`load_rule_file` reads back to the
-  same thesis: long texts and queries folded (``>-``), ``threshold`` only when not 0.
+  same thesis: long texts and queries folded (``>-``), ``threshold`` only when not 0,
+  ``examples``/``counter_examples`` only when not empty.
 """
 
 from __future__ import annotations
@@ -48,19 +66,29 @@ import yaml
 from yaml.nodes import ScalarNode
 
 from monitor.errors import QuerySyntaxError, RuleError
-from monitor.rules.query import parse_query
+from monitor.rules.query import GROUP_NAME_RE, expand_groups, parse_group_entry, parse_query
 from monitor.types import POLARITIES, Criterion, Polarity, Thesis
 from monitor.yamlutil import LineMap, load_yaml
 
 logger = logging.getLogger(__name__)
 
 RULE_FILE_SUFFIXES = (".yaml", ".yml")
-TOP_FIELDS = ("thesis", "criteria")
+TOP_FIELDS = ("thesis", "groups", "criteria")
+TOP_REQUIRED = ("thesis", "criteria")
 THESIS_FIELDS = ("id", "title", "date", "source_brief", "read_throughs")
 THESIS_REQUIRED = ("id", "title")
-CRITERION_FIELDS = ("id", "polarity", "text", "query", "threshold")
+CRITERION_FIELDS = (
+    "id",
+    "polarity",
+    "text",
+    "query",
+    "threshold",
+    "examples",
+    "counter_examples",
+)
 CRITERION_REQUIRED = ("id", "polarity", "text", "query")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_GROUP_USE_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 # --------------------------------------------------------------------------------- validation
@@ -73,6 +101,8 @@ class _Checker:
     path: str
     lines: LineMap
     errors: list[RuleError] = field(default_factory=list)
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    broken_groups: set[str] = field(default_factory=set)
 
     def fail(self, message: str, address: tuple[Hashable, ...], *, at_key: bool = False) -> None:
         found = self.lines.key_position(*address) if at_key else None
@@ -195,6 +225,12 @@ class _Checker:
         polarity = self.polarity(fields.get("polarity"), (*address, "polarity"), name)
         query = self.query(fields.get("query"), (*address, "query"), name)
         threshold = self.threshold(fields.get("threshold"), (*address, "threshold"), name)
+        examples = self.texts(fields.get("examples"), (*address, "examples"), f"{name}.examples")
+        counter_examples = self.texts(
+            fields.get("counter_examples"),
+            (*address, "counter_examples"),
+            f"{name}.counter_examples",
+        )
         if cid is not None and polarity is not None:
             for other in POLARITIES:
                 if other != polarity and cid.startswith(f"{other}-"):
@@ -213,6 +249,8 @@ class _Checker:
             query=query,
             threshold=threshold,
             line=self.lines.line(*address),
+            examples=examples,
+            counter_examples=counter_examples,
         )
 
     def polarity(self, value: Any, address: tuple[Hashable, ...], name: str) -> Polarity | None:
@@ -238,12 +276,56 @@ class _Checker:
             return None
         assert isinstance(value, str)
         try:
-            parse_query(value)
+            parse_query(value, self.groups)
+        except QuerySyntaxError as e:
+            if not self.broken_groups.intersection(_GROUP_USE_RE.findall(value)):
+                line, column = _query_position(self.lines, address, e.position)
+                self.errors.append(RuleError(f"{name}.query: {e}", self.path, line, column))
+            return None
+        return expand_groups(value, self.groups) if "$" in value else value
+
+    def group_definitions(self, value: Any) -> None:
+        """Validate ``groups:``; keep the valid ones in ``groups``, the others' names in
+        ``broken_groups``."""
+        if value is None:
+            return
+        if not isinstance(value, dict):
+            self.fail(
+                f"groups must be a mapping of names to lists, got {_kind(value)}", ("groups",)
+            )
+            return
+        for name, entries in value.items():
+            address: tuple[Hashable, ...] = ("groups", name)
+            if not isinstance(name, str) or not GROUP_NAME_RE.fullmatch(name):
+                self.fail(
+                    f"group name {name!r} must be letters, digits and '_', not starting "
+                    "with a digit",
+                    address,
+                    at_key=True,
+                )
+                continue
+            if not isinstance(entries, list) or not entries:
+                self.fail(f"groups.{name} must be a non-empty list, got {_kind(entries)}", address)
+                self.broken_groups.add(name)
+                continue
+            valid = [self.group_entry(name, index, e) for index, e in enumerate(entries)]
+            if None in valid:
+                self.broken_groups.add(name)
+            else:
+                self.groups[name] = tuple(e for e in valid if e is not None)
+
+    def group_entry(self, name: str, index: int, entry: Any) -> str | None:
+        address: tuple[Hashable, ...] = ("groups", name, index)
+        if not isinstance(entry, str) or not entry.strip():
+            self.fail(f"groups.{name}[{index}] must be non-empty text, got {_kind(entry)}", address)
+            return None
+        try:
+            parse_group_entry(entry)
         except QuerySyntaxError as e:
             line, column = _query_position(self.lines, address, e.position)
-            self.errors.append(RuleError(f"{name}.query: {e}", self.path, line, column))
+            self.errors.append(RuleError(f"groups.{name}[{index}]: {e}", self.path, line, column))
             return None
-        return value
+        return entry
 
 
 def _kind(value: Any) -> str:
@@ -333,8 +415,9 @@ def _load(path: Path) -> tuple[Thesis | None, list[RuleError], LineMap | None]:
             f"a rule file must be a mapping with 'thesis' and 'criteria', got {_kind(data)}", ()
         )
         return None, checker.errors, lines
-    top = checker.mapping(data, (), "rule file", TOP_FIELDS, TOP_FIELDS) or {}
+    top = checker.mapping(data, (), "rule file", TOP_FIELDS, TOP_REQUIRED) or {}
     thesis = checker.thesis(top.get("thesis")) if "thesis" in top else None
+    checker.group_definitions(top.get("groups"))
     criteria = checker.criteria(top.get("criteria"))
     if checker.errors or thesis is None:
         return None, checker.errors, lines
@@ -468,7 +551,8 @@ def dump_rule_file(thesis: Thesis) -> str:
         head["read_throughs"] = [_prose(t) for t in thesis.read_throughs]
     parts = [
         f"# Rule file for thesis {thesis.id}. Polarity: confirm | kill | watch.\n"
-        '# Queries: words, "phrases", prefix*, AND, OR, NOT, -term, (groups).\n\n',
+        '# Queries: words (stemmed), "phrases", prefix*, "a b"~5, a NEAR/5 b, title:word,\n'
+        "# AND, OR, NOT, -term, (groups), $groups (see monitor.rules.query).\n\n",
         _dump({"thesis": head}),
         "\ncriteria:\n",
     ]
@@ -481,6 +565,10 @@ def dump_rule_file(thesis: Thesis) -> str:
         entry["query"] = _prose(criterion.query)
         if criterion.threshold:
             entry["threshold"] = criterion.threshold
+        if criterion.examples:
+            entry["examples"] = [_prose(t) for t in criterion.examples]
+        if criterion.counter_examples:
+            entry["counter_examples"] = [_prose(t) for t in criterion.counter_examples]
         block = _dump([entry])
         parts.append(("\n" if number else "") + _indent(block, "  "))
     return "".join(parts)

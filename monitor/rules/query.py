@@ -157,9 +157,11 @@ class Term(Node):
         object.__setattr__(self, "keys", keys)
 
     def matches(self, doc: Document) -> bool:
-        if self.field is None and len(self.keys) == 1:
-            key, prefix = self.keys[0]
-            return doc.has_prefix(key) if prefix else key in doc.stem_set
+        if self.field is None:
+            if len(self.keys) == 1:
+                key, prefix = self.keys[0]
+                return doc.has_prefix(key) if prefix else key in doc.stem_set
+            return doc.has_words(self.keys, 0, len(doc.tokens), self.slop)
         return any(
             view.has_words(self.keys, lo, hi, self.slop) for view, lo, hi in _views(doc, self.field)
         )
@@ -417,7 +419,8 @@ def _lex(query: str, fail: Fail) -> list[_Token]:
             name = named[1].lower()
             if name not in FIELDS:
                 raise fail(f"unknown field {named[1]!r} (fields: {', '.join(FIELDS)})", i)
-            if _ends_token(query, named.end()):
+            after = named.end()
+            if after == n or query[after].isspace() or query[after] == ")":
                 raise fail(f"'{named[0]}' must be followed directly by a term, phrase or '('", i)
             tokens.append(_Token(Kind.FIELD, name, i))
             i = named.end()

@@ -13,7 +13,6 @@ from functools import lru_cache
 from monitor.semantic.embedder import (
     EMBEDDING_CHARS,
     Embedder,
-    Vectors,
     embedding_text,
     normalise_rows,
 )
@@ -26,7 +25,6 @@ __all__ = [
     "MODEL_NAME",
     "Embedder",
     "SemanticUnavailable",
-    "Vectors",
     "embedding_text",
     "load_embedder",
     "normalise_rows",

@@ -12,16 +12,19 @@ Decisions:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from monitor.types import Item
 
-EMBEDDING_CHARS = 1000
+if TYPE_CHECKING:  # numpy comes with the semantic extra; importing this module needs none
+    import numpy as np
+    import numpy.typing as npt
 
-Vectors = npt.NDArray[np.float32]
+    Vectors = npt.NDArray[np.float32]
+else:
+    Vectors = Any  # a 2-D float32 numpy array, one row per text (annotations only)
+
+EMBEDDING_CHARS = 1000
 
 
 @runtime_checkable
@@ -44,8 +47,10 @@ def embedding_text(item: Item) -> str:
     return item.text[:EMBEDDING_CHARS]
 
 
-def normalise_rows(matrix: npt.ArrayLike) -> Vectors:
+def normalise_rows(matrix: Any) -> Vectors:
     """Rows scaled to unit length (zero rows stay zero), as float32."""
+    import numpy as np
+
     array = np.asarray(matrix, dtype=np.float32)
     if array.ndim != 2:
         raise ValueError(f"expected a 2-D array of vectors, got shape {array.shape}")

@@ -17,12 +17,13 @@ import logging
 import os
 from collections.abc import MutableMapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from monitor.errors import MonitorError
-from monitor.semantic.embedder import Vectors, normalise_rows
+from monitor.semantic.embedder import normalise_rows
+
+if TYPE_CHECKING:
+    from monitor.semantic.embedder import Vectors
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class MiniLMEmbedder:
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         if not texts:
+            import numpy as np
+
             return np.zeros((0, self.dim), dtype=np.float32)
         rows = self._model.encode(
             list(texts),

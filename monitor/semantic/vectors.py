@@ -21,10 +21,11 @@ import numpy as np
 import numpy.typing as npt
 
 from monitor.matching.scoring import ScoringSettings, semantic_score
-from monitor.semantic.embedder import Embedder, Vectors, normalise_rows
+from monitor.semantic.embedder import Embedder, normalise_rows
 from monitor.types import Criterion
 
 Row = npt.NDArray[np.float64]
+Vectors = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,0 +1,121 @@
+"""``monitor eval``: score labeled items against rule files or a brief imported on the fly.
+
+Registered by ``cli.py`` as ``app.command("eval")(eval_command)``. Exit codes: 0 printed a
+report; 2 unusable items, rules or brief (``file[:line]: message`` on stderr); a requested
+semantic/hybrid mode without the semantic extra is exit 2 too, naming why.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from monitor.errors import ConfigError, MonitorError
+from monitor.matching.engine import Mode
+from monitor.types import Thesis
+
+
+class EvalFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class EvalMode(StrEnum):
+    hybrid = "hybrid"
+    keyword = "keyword"
+    semantic = "semantic"
+
+
+def eval_command(
+    items: Annotated[
+        list[Path], typer.Argument(help="Labeled items (JSONL, see corpus/eval/FORMAT.md).")
+    ],
+    rules: Annotated[
+        Path | None,
+        typer.Option("--rules", help="A rule file or a folder of rule files to judge."),
+    ] = None,
+    brief: Annotated[
+        Path | None,
+        typer.Option("--brief", help="A brief to import on the fly (automatic rules)."),
+    ] = None,
+    output_format: Annotated[
+        EvalFormat, typer.Option("--format", help="table (default) or json.")
+    ] = EvalFormat.table,
+    mode: Annotated[
+        EvalMode | None,
+        typer.Option(
+            "--mode",
+            help="hybrid, keyword or semantic (default: hybrid when the semantic extra "
+            "is available, else keyword).",
+        ),
+    ] = None,
+) -> None:
+    """Score labeled items: precision, recall and F1 per criterion and micro-averaged,
+    plus the misses and false alarms. Only confirm/kill criteria are scored."""
+    from monitor.evaluation import evaluate, format_table, load_labeled
+
+    if (rules is None) == (brief is None):
+        typer.echo("error: give exactly one of --rules FILE|DIR or --brief BRIEF.txt", err=True)
+        raise typer.Exit(2)
+    try:
+        labeled = [row for path in items for row in load_labeled(path)]
+        theses = _theses(rules, brief)
+    except MonitorError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+
+    embedder = None
+    note = ""
+    if mode is not EvalMode.keyword:
+        from monitor.semantic import semantic_status
+
+        embedder, reason = semantic_status()
+        if embedder is None:
+            if mode is not None:
+                typer.echo(f"error: --mode {mode.value} needs semantic scoring: {reason}", err=True)
+                raise typer.Exit(2)
+            note = f" ({reason})"
+    chosen: Mode = "keyword"
+    if mode is not None:
+        chosen = mode.value
+    elif embedder is not None:
+        chosen = "hybrid"
+    try:
+        report = evaluate(labeled, theses, mode=chosen, embedder=embedder, single=brief is not None)
+    except MonitorError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    report.mode = chosen + note
+    rules_label = "automatic rules from " + str(brief) if brief else "rules " + str(rules)
+    if output_format is EvalFormat.json:
+        data = report.as_dict()
+        data["rules"] = rules_label
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    else:
+        typer.echo(f"{rules_label}")
+        typer.echo(format_table(report))
+
+
+def _theses(rules: Path | None, brief: Path | None) -> list[Thesis]:
+    if brief is not None:
+        from monitor.briefs import parse_brief
+
+        try:
+            text = brief.read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(f"cannot read brief: {error.strerror}", str(brief)) from error
+        return [parse_brief(text, str(brief))]
+    assert rules is not None
+    from monitor.rules.files import check_rule_files, expand_rule_paths
+
+    paths = expand_rule_paths([rules])
+    if not paths:
+        raise ConfigError("no rule files found", str(rules))
+    theses, problems = check_rule_files(paths)
+    if problems:
+        raise problems[0]
+    return theses

@@ -1,0 +1,312 @@
+"""Many keyword queries against one document, fast (pure).
+
+:class:`KeywordMatcher` gives the same answer as evaluating every query on every document
+(``[(i, q.evaluate(doc)) for i, q in enumerate(queries) if q.evaluate(doc) is not None]``), but
+evaluates only a few. How:
+
+* **Atoms.** Every word of every query term becomes an *atom*: a stem, or a raw prefix for a
+  wildcard, in a namespace: ``body`` (no field, ``title``, ``summary``: title and summary are
+  ranges of the body), ``source`` or ``tag``. A term cannot match unless all its atoms occur in
+  the document, so atom presence is a cheap necessary condition; for a single word without a
+  position restriction (no field, ``source``, ``tag``) it is the whole condition.
+* **Hits.** For a document, the set of present atom ids is the union of a per-token lookup:
+  token -> atoms it carries (its stem's atom, the atoms of the indexed prefixes it starts
+  with). That table is cached across documents (token vocabularies repeat), so a document
+  costs one dict lookup per distinct token; it is cleared at :data:`TOKEN_CACHE_LIMIT`.
+* **Anchors (the inverted index).** For each query, a set of atoms of which at least one must
+  be present whenever it matches: a term's rarest-looking atom (the longest key), the union
+  over an OR's branches, the most selective child of an AND (fewest atoms, then longest keys),
+  either side of a NEAR. A query is a candidate only when a hit atom anchors it, which is
+  stricter than "holds one of its positive terms" and just as safe.
+* **Compiled tests.** Each candidate first runs a precompiled predicate over the hit set:
+  an OR of exact words is one ``frozenset.isdisjoint``, a phrase or field term checks
+  ``atoms <= hits`` before looking at positions. Only the queries that pass collect their
+  matched terms, with a compiled mirror of :meth:`Query.evaluate` (same terms, same order)
+  that also reads exact words from the hit set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from itertools import chain
+
+from monitor.matching.text import Document, stem
+from monitor.rules.query import And, Near, Node, Not, Or, Query, Term
+from monitor.types import Item
+
+TOKEN_CACHE_LIMIT = 200_000
+_NAMESPACES = ("body", "source", "tag")
+
+Hits = set[int]
+Test = Callable[[Hits, Document], bool]
+Collect = Callable[[Hits, Document, list[str]], bool]
+Compiled = frozenset[int] | Test  # a frozenset: "one of these atoms is present"
+
+
+class _Atoms:
+    """The atoms of one namespace: stem and prefix keys -> ids, and the token cache."""
+
+    def __init__(self) -> None:
+        self.stems: dict[str, int] = {}
+        self.prefixes: dict[str, int] = {}
+        self.prefix_lengths: tuple[int, ...] = ()
+        self.cache = _TokenAtoms(self)
+
+    def of_token(self, token: str) -> tuple[int, ...]:
+        ids = []
+        atom = self.stems.get(stem(token))
+        if atom is not None:
+            ids.append(atom)
+        for length in self.prefix_lengths:
+            if length > len(token):
+                break
+            atom = self.prefixes.get(token[:length])
+            if atom is not None:
+                ids.append(atom)
+        return tuple(ids)
+
+    def hits(self, tokens: Iterable[str]) -> chain[int]:
+        return chain.from_iterable(filter(None, map(self.cache.__getitem__, tokens)))
+
+
+class _TokenAtoms(dict[str, tuple[int, ...]]):
+    """token -> the atoms it carries, computed on first sight."""
+
+    def __init__(self, atoms: _Atoms) -> None:
+        super().__init__()
+        self._atoms = atoms
+
+    def __missing__(self, token: str) -> tuple[int, ...]:
+        found = self._atoms.of_token(token)
+        if len(self) >= TOKEN_CACHE_LIMIT:
+            self.clear()
+        self[token] = found
+        return found
+
+
+class KeywordMatcher:
+    """Matches documents against a fixed list of queries; build once per rule-set version."""
+
+    def __init__(self, queries: Sequence[Query]) -> None:
+        self.queries = tuple(queries)
+        self._namespaces = {name: _Atoms() for name in _NAMESPACES}
+        self._keys: list[tuple[str, str, bool]] = []  # atom id -> (namespace, key, prefix)
+        self._tests: list[Test] = []
+        self._collectors: list[Collect] = []
+        anchored: list[tuple[int, frozenset[int]]] = []
+        for index, query in enumerate(self.queries):
+            self._tests.append(_as_test(self._compile(query.root)))
+            self._collectors.append(self._collector(query.root))
+            anchor = self._anchor(query.root)
+            assert anchor is not None, "parse_query guarantees a positive term"
+            anchored.append((index, anchor))
+        self._postings: list[list[int]] = [[] for _ in self._keys]
+        for index, anchor in anchored:
+            for atom in anchor:
+                self._postings[atom].append(index)
+        for atoms in self._namespaces.values():
+            atoms.prefix_lengths = tuple(sorted({len(p) for p in atoms.prefixes}))
+        self._body = self._namespaces["body"]
+        self._source = self._namespaces["source"] if self._uses("source") else None
+        self._tag = self._namespaces["tag"] if self._uses("tag") else None
+
+    # ---------------------------------------------------------------------------- matching
+
+    def match(self, doc: Document) -> list[tuple[int, tuple[str, ...]]]:
+        """``(index, matched terms)`` of every query that matches ``doc``, by index."""
+        hits = self.hits(doc)
+        postings = self._postings
+        candidates = set(chain.from_iterable(map(postings.__getitem__, hits)))
+        tests, collectors = self._tests, self._collectors
+        found: list[tuple[int, tuple[str, ...]]] = []
+        for index in sorted(candidates):
+            if tests[index](hits, doc):
+                terms: list[str] = []
+                if collectors[index](hits, doc, terms):
+                    found.append((index, tuple(dict.fromkeys(terms))))
+        return found
+
+    def match_item(self, item: Item) -> list[tuple[int, tuple[str, ...]]]:
+        return self.match(Document.from_item(item))
+
+    def hits(self, doc: Document) -> Hits:
+        """The ids of the atoms present in ``doc``."""
+        hits = set(self._body.hits(doc.tokens))
+        if self._source is not None and doc.source_document is not None:
+            hits.update(self._source.hits(doc.source_document.tokens))
+        if self._tag is not None:
+            for tag in doc.tag_documents:
+                hits.update(self._tag.hits(tag.tokens))
+        return hits
+
+    # ---------------------------------------------------------------------------- building
+
+    def _uses(self, namespace: str) -> bool:
+        return any(ns == namespace for ns, _, _ in self._keys)
+
+    def _atom(self, namespace: str, key: str, prefix: bool) -> int:
+        atoms = self._namespaces[namespace]
+        table = atoms.prefixes if prefix else atoms.stems
+        atom = table.get(key)
+        if atom is None:
+            atom = table[key] = len(self._keys)
+            self._keys.append((namespace, key, prefix))
+        return atom
+
+    def _term_atoms(self, term: Term) -> tuple[int, ...]:
+        namespace = term.field if term.field in ("source", "tag") else "body"
+        assert namespace is not None
+        return tuple(dict.fromkeys(self._atom(namespace, k, p) for k, p in term.keys))
+
+    def _compile(self, node: Node) -> Compiled:
+        if isinstance(node, Term):
+            atoms = self._term_atoms(node)
+            if len(node.keys) == 1 and node.field not in ("title", "summary"):
+                return frozenset(atoms)
+            required = frozenset(atoms)
+            term_matches = node.matches
+            return lambda hits, doc: required <= hits and term_matches(doc)
+        if isinstance(node, Near):
+            left = frozenset(self._term_atoms(t)[0] for t in node.left)
+            right = frozenset(self._term_atoms(t)[0] for t in node.right)
+            near_matches = node.matches
+            return lambda hits, doc: (
+                not left.isdisjoint(hits) and not right.isdisjoint(hits) and near_matches(doc)
+            )
+        if isinstance(node, Not):
+            child = self._compile(node.child)
+            if isinstance(child, frozenset):
+                absent = child
+                return lambda hits, doc: absent.isdisjoint(hits)
+            return lambda hits, doc: not child(hits, doc)
+        if isinstance(node, Or):
+            return _any_of([self._compile(c) for c in node.children])
+        if isinstance(node, And):
+            return _all_of([self._compile(c) for c in node.children])
+        raise TypeError(f"unknown query node {node!r}")
+
+    def _collector(self, node: Node) -> Collect:
+        """Like ``node.collect`` (same terms, same order), with exact words read from hits."""
+        if isinstance(node, Term):
+            compiled = self._compile(node)
+            text = node.text
+            if isinstance(compiled, frozenset):
+                (atom,) = compiled
+
+                def collect_word(hits: Hits, doc: Document, out: list[str]) -> bool:
+                    if atom in hits:
+                        out.append(text)
+                        return True
+                    return False
+
+                return collect_word
+
+            test = compiled
+
+            def collect_term(hits: Hits, doc: Document, out: list[str]) -> bool:
+                if test(hits, doc):
+                    out.append(text)
+                    return True
+                return False
+
+            return collect_term
+        if isinstance(node, Near):
+            near_test = _as_test(self._compile(node))
+            near_collect = node.collect
+            return lambda hits, doc, out: near_test(hits, doc) and near_collect(doc, out)
+        if isinstance(node, Not):
+            child_test = _as_test(self._compile(node.child))
+            return lambda hits, doc, out: not child_test(hits, doc)
+        if isinstance(node, And):
+            parts = [self._collector(c) for c in node.children]
+
+            def collect_all(hits: Hits, doc: Document, out: list[str]) -> bool:
+                found: list[str] = []
+                for part in parts:
+                    if not part(hits, doc, found):
+                        return False
+                out.extend(found)
+                return True
+
+            return collect_all
+        if isinstance(node, Or):
+            branches = [self._collector(c) for c in node.children]
+
+            def collect_any(hits: Hits, doc: Document, out: list[str]) -> bool:
+                matched = False
+                for branch in branches:
+                    matched = branch(hits, doc, out) or matched
+                return matched
+
+            return collect_any
+        raise TypeError(f"unknown query node {node!r}")
+
+    def _anchor(self, node: Node) -> frozenset[int] | None:
+        """Atoms one of which is present whenever ``node`` matches; None if there are none."""
+        if isinstance(node, Term):
+            return frozenset({self._best_atom(self._term_atoms(node))})
+        if isinstance(node, Near):
+            sides = [
+                frozenset(self._best_atom(self._term_atoms(t)) for t in terms)
+                for terms in (node.left, node.right)
+            ]
+            return min(sides, key=self._cost)
+        if isinstance(node, Or):
+            found: set[int] = set()
+            for child in node.children:
+                anchor = self._anchor(child)
+                if anchor is None:
+                    return None
+                found |= anchor
+            return frozenset(found)
+        if isinstance(node, And):
+            options = [a for a in map(self._anchor, node.children) if a is not None]
+            return min(options, key=self._cost) if options else None
+        return None
+
+    def _best_atom(self, atoms: Sequence[int]) -> int:
+        return min(atoms, key=lambda atom: self._cost({atom}))
+
+    def _cost(self, atoms: frozenset[int] | set[int]) -> float:
+        """A guess at how often one of ``atoms`` occurs: long keys are rarer, prefixes
+        broader than stems. Only used to choose anchors; any choice is correct."""
+        total = 0.0
+        for atom in atoms:
+            _, key, prefix = self._keys[atom]
+            total += (2.0 if prefix else 1.0) / max(1, len(key) - 2)
+        return total
+
+
+def _as_test(compiled: Compiled) -> Test:
+    if isinstance(compiled, frozenset):
+        atoms = compiled
+        return lambda hits, doc: not atoms.isdisjoint(hits)
+    return compiled
+
+
+def _any_of(children: list[Compiled]) -> Compiled:
+    exact = frozenset().union(*(c for c in children if isinstance(c, frozenset)))
+    others = [c for c in children if not isinstance(c, frozenset)]
+    if not others:
+        return exact
+    if not exact:
+        return lambda hits, doc: any(test(hits, doc) for test in others)
+    return lambda hits, doc: not exact.isdisjoint(hits) or any(test(hits, doc) for test in others)
+
+
+def _all_of(children: list[Compiled]) -> Test:
+    # Cheap set tests first, then the ones that may look at positions.
+    tests = [_as_test(c) for c in children if isinstance(c, frozenset)]
+    tests += [c for c in children if not isinstance(c, frozenset)]
+
+    # Unrolled for the usual two to four AND'ed groups: cheaper than all() over a generator.
+    if len(tests) == 1:
+        return tests[0]
+    if len(tests) == 2:
+        a, b = tests
+        return lambda hits, doc: a(hits, doc) and b(hits, doc)
+    if len(tests) == 3:
+        a, b, c = tests
+        return lambda hits, doc: a(hits, doc) and b(hits, doc) and c(hits, doc)
+    first, rest = tests[0], _all_of(list(tests[1:]))
+    return lambda hits, doc: first(hits, doc) and rest(hits, doc)
