@@ -255,3 +255,35 @@ def test_signals_explain_shows_evidence_and_matched_terms(
 
     assert "evidence: Utility agrees to restart shuttered reactor" in out
     assert "matched: restart*, reactor" in out
+
+
+def test_eval_prints_micro_and_per_criterion_figures_for_curated_and_automatic_rules(
+    tmp_path: Path,
+) -> None:
+    items = shared_dir() / "corpus" / "eval" / "dev-rosa-97.jsonl"
+    brief = next(b for b in BRIEFS if "issue-97" in b.name)
+
+    curated = monitor(
+        tmp_path,
+        "eval",
+        str(items),
+        "--rules",
+        str(REPO / "rules"),
+        "--mode",
+        "keyword",
+        "--format",
+        "json",
+    )
+    automatic = monitor(tmp_path, "eval", str(items), "--brief", str(brief), "--mode", "keyword")
+    neither = monitor(tmp_path, "eval", str(items))
+
+    assert curated.returncode == 0, curated.stderr
+    report = json.loads(curated.stdout)
+    assert set(report["micro"]) >= {"precision", "recall", "f1"}
+    assert sorted(report["criteria"]) == [
+        f"{p}-{n}" for p in ("confirm", "kill") for n in (1, 2, 3)
+    ]
+    assert report["micro"]["f1"] >= 0.9
+    assert automatic.returncode == 0 and "micro" in automatic.stdout
+    assert "misses" in automatic.stdout and "false alarms" in automatic.stdout
+    assert neither.returncode == 2 and "--rules" in neither.stderr
