@@ -1,0 +1,40 @@
+"""Analyst feedback as labels for ``monitor eval --feedback``.
+
+Every item that has a verdict on at least one of its signals becomes a labeled item of the
+brief its thesis came from: its labels are the criteria whose signal was judged *useful*
+(the latest verdict counts). Criteria not judged on that item count as "not evidence", so
+the figures measure the current rules against what the analyst confirmed or rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from monitor.evaluation import LabeledItem
+from monitor.types import Signal, StoredItem, Thesis
+
+
+class FeedbackStore(Protocol):
+    def latest_feedback(self) -> dict[int, str]: ...
+    def get_signals(self, ids: Sequence[int]) -> list[Signal]: ...
+    def get_items(self, ids: Sequence[int]) -> list[StoredItem]: ...
+
+
+def labeled_from_feedback(store: FeedbackStore, theses: Sequence[Thesis]) -> list[LabeledItem]:
+    verdicts = store.latest_feedback()
+    briefs = {t.id: t.source_brief or t.id for t in theses}
+    labels: dict[tuple[int, str], set[str]] = {}
+    for signal in store.get_signals(sorted(verdicts)):
+        if signal.thesis_id not in briefs:
+            continue  # a thesis no longer loaded cannot be judged
+        key = (signal.item_id, briefs[signal.thesis_id])
+        judged = labels.setdefault(key, set())
+        if verdicts[signal.id] == "useful":
+            judged.add(signal.criterion_id)
+    items = {s.id: s.item for s in store.get_items(sorted({item for item, _ in labels}))}
+    return [
+        LabeledItem(items[item_id], brief, frozenset(found))
+        for (item_id, brief), found in sorted(labels.items())
+        if item_id in items
+    ]
