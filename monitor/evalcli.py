@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from monitor.errors import ConfigError, MonitorError
+from monitor.evaluation import LabeledItem
 from monitor.matching.engine import Mode
 from monitor.types import Thesis
 
@@ -32,8 +33,9 @@ class EvalMode(StrEnum):
 
 def eval_command(
     items: Annotated[
-        list[Path], typer.Argument(help="Labeled items (JSONL, see corpus/eval/FORMAT.md).")
-    ],
+        list[Path] | None,
+        typer.Argument(help="Labeled items (JSONL, see corpus/eval/FORMAT.md)."),
+    ] = None,
     rules: Annotated[
         Path | None,
         typer.Option("--rules", help="A rule file or a folder of rule files to judge."),
@@ -53,17 +55,36 @@ def eval_command(
             "is available, else keyword).",
         ),
     ] = None,
+    feedback: Annotated[
+        bool,
+        typer.Option(
+            "--feedback",
+            help="Also take the analyst's feedback in the database as labels "
+            "(`monitor feedback`); with it, --rules defaults to the config's rules.",
+        ),
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Config file (for --feedback: database, rules)."),
+    ] = None,
 ) -> None:
     """Score labeled items: precision, recall and F1 per criterion and micro-averaged,
     plus the misses and false alarms. Only confirm/kill criteria are scored."""
     from monitor.evaluation import evaluate, format_table, load_labeled
 
-    if (rules is None) == (brief is None):
+    if not items and not feedback:
+        typer.echo("error: give labeled ITEMS.jsonl files and/or --feedback", err=True)
+        raise typer.Exit(2)
+    if (rules is not None and brief is not None) or (
+        rules is None and brief is None and not feedback
+    ):
         typer.echo("error: give exactly one of --rules FILE|DIR or --brief BRIEF.txt", err=True)
         raise typer.Exit(2)
     try:
-        labeled = [row for path in items for row in load_labeled(path)]
-        theses = _theses(rules, brief)
+        labeled = [row for path in items or [] for row in load_labeled(path)]
+        theses = _theses(rules, brief) if rules or brief else _config_theses(config)
+        if feedback:
+            labeled += _feedback_labels(config, theses)
     except MonitorError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error
@@ -98,6 +119,28 @@ def eval_command(
     else:
         typer.echo(f"{rules_label}")
         typer.echo(format_table(report))
+
+
+def _config_theses(config: Path | None) -> list[Thesis]:
+    from monitor.settings import default_config_path, load_config
+
+    cfg = load_config(config or default_config_path(Path.cwd()))
+    return [t for entry in cfg.rule_paths for t in _theses(entry, None)]
+
+
+def _feedback_labels(config: Path | None, theses: list[Thesis]) -> list[LabeledItem]:
+    import os
+
+    from monitor.feedback import labeled_from_feedback
+    from monitor.settings import Environment
+    from monitor.store.sql import SqlStore
+
+    store = SqlStore(Environment.from_mapping(os.environ).database_url)
+    try:
+        store.migrate()
+        return labeled_from_feedback(store, theses)
+    finally:
+        store.close()
 
 
 def _theses(rules: Path | None, brief: Path | None) -> list[Thesis]:

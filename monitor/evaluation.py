@@ -149,7 +149,7 @@ def thesis_for_briefs(
 ) -> dict[str, Thesis]:
     """The thesis of each brief named by the items. With ``single`` (one thesis imported
     from a brief on the fly) that thesis serves every brief it was built from."""
-    by_brief = {t.source_brief: t for t in theses if t.source_brief}
+    by_brief = {(t.source_brief or t.id): t for t in theses}  # no brief: the thesis id
     result: dict[str, Thesis] = {}
     for labeled in items:
         name = PurePath(labeled.brief).name

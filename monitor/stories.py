@@ -21,8 +21,43 @@ TEXT_JACCARD = 0.5
 MIN_TITLE_WORDS = 4
 _WORD = re.compile(r"[^\W_]+")
 _STOP = frozenset(
-    "the and for with from that this into over after about than its are was were will has have "
-    "new says said say how why what when who can could would not but all more".split()
+    [
+        "the",
+        "and",
+        "for",
+        "with",
+        "from",
+        "that",
+        "this",
+        "into",
+        "over",
+        "after",
+        "about",
+        "than",
+        "its",
+        "are",
+        "was",
+        "were",
+        "will",
+        "has",
+        "have",
+        "new",
+        "says",
+        "said",
+        "say",
+        "how",
+        "why",
+        "what",
+        "when",
+        "who",
+        "can",
+        "could",
+        "would",
+        "not",
+        "but",
+        "all",
+        "more",
+    ]
 )
 
 

@@ -25,7 +25,21 @@ def match(criterion: str) -> Match:
 
 def signal(sid: int, item_id: int, criterion: str) -> Signal:
     return Signal(
-        sid, NOW, "t", "T", criterion, "c", "confirm", 1.0, ("x",), "x", item_id, "t", None, "w", None
+        sid,
+        NOW,
+        "t",
+        "T",
+        criterion,
+        "c",
+        "confirm",
+        1.0,
+        ("x",),
+        "x",
+        item_id,
+        "t",
+        None,
+        "w",
+        None,
     )
 
 
@@ -72,4 +86,6 @@ def test_backtest_command_shows_what_changed_after_a_rule_edit(
     table = monitor(tmp_path, "backtest", "--since", "1d")
     assert "1 new, 1 dropped, 1 unchanged" in table.stdout
     assert "replaying" in table.stderr  # the progress bar
-    assert monitor(tmp_path, "signals", "--format", "json").stdout.count('"id"') == 2  # nothing stored
+    assert (
+        monitor(tmp_path, "signals", "--format", "json").stdout.count('"id"') == 2
+    )  # nothing stored

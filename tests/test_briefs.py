@@ -262,3 +262,53 @@ def test_generated_query_ors_the_content_words() -> None:
     query = generated_query("Regulators restrict co-located supply")
     assert query == 'regulator* OR restrict OR "co-locat*" OR supply'
     assert parse_query(query).positive_terms()
+
+
+@pytest.mark.parametrize(
+    ("sentence", "rivals", "expected"),
+    [
+        # words a rival criterion shares (the thesis' topic) are left out of the query
+        (
+            "Regulators restrict co-located supply at nuclear plants",
+            ["Regulators approve co-located supply at nuclear plants"],
+            "restrict",
+        ),
+        # the sentence itself among the rivals does not count as a rival
+        (
+            "Regulators restrict supply",
+            ["Regulators restrict supply", "Regulators approve supply"],
+            "restrict",
+        ),
+        # nothing distinctive: every content word, as without rivals
+        (
+            "Regulators restrict supply",
+            ["Supply restricted by regulators"],
+            "regulator* OR restrict OR supply",
+        ),
+    ],
+)
+def test_generated_query_keeps_the_distinctive_words(
+    sentence: str, rivals: list[str], expected: str
+) -> None:
+    query = generated_query(sentence, rivals)
+    assert query == expected
+    assert parse_query(query).positive_terms()
+
+
+def test_automatic_mirror_criteria_get_different_queries() -> None:
+    text = "\n".join(
+        [
+            "Desk",
+            "Issue 5 2026-01-02",
+            "Grid Access",
+            "Investor overlay",
+            "What would confirm",
+            "  • Regulators restrict co-located supply at nuclear plants",
+            "What would kill",
+            "  • Regulators approve co-located supply at nuclear plants",
+        ]
+    )
+    thesis = parse_brief(text, "mirror.txt")
+    queries = {c.id: c.query for c in thesis.criteria}
+    assert queries["confirm-1"] == "restrict"
+    assert queries["kill-1"] == "approve"

@@ -243,6 +243,14 @@ def test_feedback_is_recorded_and_theses_shows_precision_per_criterion(
     }
     assert precision == {"confirm-1": ["1", "0", "1.00"], "kill-1": ["0", "1", "0.00"]}
 
+    evaluated = monitor(tmp_path, "eval", "--feedback", "--mode", "keyword", "--format", "json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    report = json.loads(evaluated.stdout)
+    # the current rules still fire on both items: the useful one is a hit, the noise a false alarm
+    assert report["items"] == 2
+    assert report["criteria"]["confirm-1"]["tp"] == 1
+    assert report["criteria"]["kill-1"]["fp"] == 1
+
 
 def test_signals_explain_shows_evidence_and_matched_terms(
     tmp_path: Path, feed_server: FeedServer

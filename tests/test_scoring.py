@@ -10,6 +10,8 @@ from monitor.matching.scoring import (
     build_profiles,
     contenders,
     content_stems,
+    direction,
+    direction_agreement,
     evidence_score,
     hybrid_score,
     keyword_score,
@@ -136,3 +138,38 @@ def test_best_sentence_explains_the_match(
 def test_best_sentence_is_shortened() -> None:
     snippet = best_sentence("word " * 100, (), {}, limit=20)
     assert len(snippet) <= 20 and snippet.endswith("…")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Quarterly results were published", 0.0),  # no cue
+        ("Regulators approve co-location", 0.5),
+        ("Regulators restrict, delay or add costs", -2 / 3),
+        ("The upgrade did not improve outcomes", -0.5),  # negated progress is a setback
+        ("Construction finished without delays", 2 / 3),  # negated setback is progress
+        ("Projects report delays and cancellations", -2 / 3),
+        ("The plant reached full power ahead of schedule", 0.75),  # reach, ahead, schedule
+    ],
+)
+def test_direction_counts_progress_and_setback_cues(text: str, expected: float) -> None:
+    assert direction(text) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("item", "criterion", "expected"),
+    [(0.5, 0.5, 0.25), (0.5, -0.5, -0.25), (0.0, 0.8, 0.0), (-0.6, -0.5, 0.3)],
+)
+def test_direction_agreement_is_positive_when_both_go_the_same_way(
+    item: float, criterion: float, expected: float
+) -> None:
+    assert direction_agreement(item, criterion) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("agreement", "expected"),
+    [(0.0, 0.3), (0.5, 0.3 + 0.1 * 0.5), (-1.0, 0.2), (-9.0, 0.0)],
+)
+def test_evidence_adds_weighted_direction_agreement(agreement: float, expected: float) -> None:
+    settings = ScoringSettings(lexical_weight=0.5, direction_weight=0.1)
+    assert evidence_score(0.4, 0.2, settings, agreement) == pytest.approx(expected)

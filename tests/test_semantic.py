@@ -1,15 +1,28 @@
-"""The MiniLM adapter with the real bundled model, and the matcher with and without vectors."""
+"""The MiniLM adapters with the real bundled model (int8 ONNX by default, float torch as the
+reference), vectorised criterion scoring, and the matcher with and without vectors."""
 
 from __future__ import annotations
 
+import logging
+import sys
 from functools import cache
 
 import numpy as np
 import pytest
 
+from monitor.matching import scoring
 from monitor.matching.engine import Matcher
-from monitor.semantic import Embedder, embedding_text, load_embedder, semantic_status
+from monitor.semantic import (
+    FLOAT_MODEL_NAME,
+    MODEL_NAME,
+    Embedder,
+    embedding_text,
+    load_embedder,
+    semantic_status,
+)
 from monitor.semantic.embedder import EMBEDDING_CHARS, normalise_rows
+from monitor.semantic.minilm import load_minilm
+from monitor.semantic.vectors import ThesisVectors
 from monitor.types import Criterion, Item, Thesis
 
 
@@ -18,6 +31,22 @@ def embedder() -> Embedder:
     found = load_embedder()
     assert found is not None, semantic_status()[1]
     return found
+
+
+@cache
+def float_embedder() -> Embedder:
+    return load_minilm(quantised=False)
+
+
+SENTENCES = [
+    "The reactor restart was delayed by a year.",
+    "Restarting the nuclear plant will take a year longer than planned.",
+    "The football team won the cup final.",
+    "Hyperscalers sign 20-year power purchase agreements with nuclear operators.",
+    "Chip export controls tighten on advanced GPUs shipped to China.",
+    "Central bank holds rates steady as inflation cools.",
+    "ok",
+]
 
 
 THESIS = Thesis(
@@ -47,23 +76,95 @@ DELAY = Item(
 OTHER = Item(source="s", item_id="2", title="Local bakery wins award", summary="Bread.")
 
 
-def test_model_loads_offline_and_embeds_unit_float32_rows() -> None:
-    vectors = embedder().embed(["reactor delay", "bread"])
-    assert vectors.shape == (2, embedder().dim) and vectors.dtype == np.float32
+@pytest.mark.parametrize("which", [embedder, float_embedder])
+def test_model_loads_offline_and_embeds_unit_float32_rows(which: object) -> None:
+    model = which()  # type: ignore[operator]
+    vectors = model.embed(["reactor delay", "bread"])
+    assert vectors.shape == (2, model.dim) == (2, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    assert embedder().embed([]).shape == (0, embedder().dim)
-    assert semantic_status()[1].startswith("semantic scoring on (all-MiniLM-L6-v2")
+    assert model.embed([]).shape == (0, model.dim)
 
 
-def test_similar_sentences_score_above_dissimilar_ones() -> None:
-    a, b, c = embedder().embed(
-        [
-            "The reactor restart was delayed by a year.",
-            "Restarting the nuclear plant will take a year longer than planned.",
-            "The football team won the cup final.",
-        ]
-    )
+def test_the_default_embedder_is_int8_and_named_apart_from_float() -> None:
+    assert embedder().model_name == MODEL_NAME == "all-MiniLM-L6-v2-int8"
+    assert float_embedder().model_name == FLOAT_MODEL_NAME == "all-MiniLM-L6-v2"
+    assert semantic_status()[1] == "semantic scoring on (all-MiniLM-L6-v2-int8, CPU)"
+
+
+@pytest.mark.parametrize("which", [embedder, float_embedder])
+def test_similar_sentences_score_above_dissimilar_ones(which: object) -> None:
+    a, b, c = which().embed(SENTENCES[:3])  # type: ignore[operator]
     assert float(a @ b) > float(a @ c) + 0.3
+
+
+def test_int8_vectors_agree_with_the_float_model() -> None:
+    int8 = embedder().embed(SENTENCES)
+    reference = float_embedder().embed(SENTENCES)
+    agreement = (int8 * reference).sum(axis=1)
+    assert agreement.min() >= 0.9, agreement
+
+
+def test_int8_vectors_do_not_depend_on_batch_padding_or_order() -> None:
+    alone = embedder().embed([SENTENCES[6]])
+    batched = embedder().embed(SENTENCES)  # padded to the longest, sorted by length inside
+    assert np.allclose(batched[6], alone[0], atol=1e-3)
+    reversed_rows = embedder().embed(SENTENCES[::-1])
+    assert np.allclose(reversed_rows[::-1], batched, atol=1e-3)
+
+
+def test_a_fresh_load_is_deterministic_and_does_not_log_quantiser_advice(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    fresh = load_minilm()
+    assert np.allclose(fresh.embed(SENTENCES), embedder().embed(SENTENCES), atol=1e-5)
+    assert not [r for r in caplog.records if "pre-process" in r.getMessage()]
+    assert any(r.getMessage() == f"built {MODEL_NAME} with ONNX Runtime" for r in caplog.records)
+
+
+def test_without_onnxruntime_the_float_model_is_used(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails like a missing package
+    fallback = load_minilm()
+    assert fallback.model_name == FLOAT_MODEL_NAME
+    assert "onnxruntime is not installed" in caplog.text
+
+
+def test_criterion_scores_are_the_scoring_formula_for_every_item_and_criterion() -> None:
+    criteria = (
+        Criterion(
+            id="confirm-1",
+            polarity="confirm",
+            text="Small modular reactor projects report delays and cost overruns.",
+            query="reactor*",
+            examples=("SMR unit pushed back two years", "Reactor build costs double"),
+            counter_examples=("Reactor restarts after refuelling",),
+        ),
+        Criterion(id="kill-1", polarity="kill", text="Power demand forecasts are cut.", query="x"),
+        Criterion(
+            id="watch-1",
+            polarity="watch",
+            text="Uranium prices move.",
+            query="uranium",
+            counter_examples=("Uranium miner changes its logo", "Yellowcake film review"),
+        ),
+    )
+    settings = scoring.DEFAULT_SETTINGS
+    vectors = ThesisVectors.build(criteria, embedder(), settings)
+    items = embedder().embed(SENTENCES)
+    rows = vectors.score(items)
+    centred = normalise_rows(items - settings.centring * vectors.mean)
+    for row, (semantic, raw) in enumerate(rows):
+        assert np.allclose(raw, items[row] @ vectors.raw_sentences.T, atol=1e-6)
+        for j in range(len(criteria)):
+            expected = scoring.semantic_score(
+                float(centred[row] @ vectors.sentences[j]),
+                (centred[row] @ vectors.examples[j].T).tolist(),
+                (centred[row] @ vectors.counters[j].T).tolist(),
+                settings,
+            )
+            assert semantic[j] == pytest.approx(expected, abs=1e-6)
 
 
 def test_embedding_text_is_title_and_summary_capped() -> None:

@@ -64,7 +64,9 @@ def test_index_finds_the_earliest_item_of_the_story() -> None:
     other = StoredItem(3, item("Chip maker reports record quarter on AI demand"), NOW)
     index = StoryIndex([repeat, other, first])
 
-    found = index.find(item("Utility agrees to restart shuttered reactor for cloud deal", source="c"))
+    found = index.find(
+        item("Utility agrees to restart shuttered reactor for cloud deal", source="c")
+    )
 
     assert found is not None and found.id == 1 and found.story == 1
     assert index.find(item("Completely unrelated headline about shipping rates")) is None

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from monitor.matching import scoring
+from monitor.matching.keyword import KeywordMatcher
 from monitor.matching.scoring import (
     DEFAULT_SETTINGS,
     ScoringSettings,
@@ -87,6 +88,7 @@ class _ThesisModel:
 
     indexes: tuple[int, ...]  # positions of the thesis' criteria in Matcher._criteria
     profiles: tuple[dict[str, float], ...]
+    directions: tuple[float, ...]  # scoring.direction of each criterion sentence
     vectors: ThesisVectors
 
 
@@ -110,6 +112,7 @@ class Matcher:
         if self.mode != "keyword" and embedder is None:
             raise ValueError(f"{self.mode} matching needs an embedder")
         self._criteria = compile_theses(theses)
+        self._keywords = KeywordMatcher([cc.query for cc in self._criteria])
         self._models = self._build_models() if self.mode != "keyword" else ()
 
     # ------------------------------------------------------------------------- construction
@@ -126,11 +129,10 @@ class Matcher:
             start += len(criteria)
             if not criteria:
                 continue
-            profiles = scoring.build_profiles(
-                [(c.text, c.examples) for c in criteria], self.settings.example_weight
-            )
+            profiles = _grouped_profiles(criteria, self.settings.example_weight)
             vectors = ThesisVectors.build(criteria, self.embedder, self.settings)
-            models.append(_ThesisModel(indexes, tuple(profiles), vectors))
+            directions = tuple(scoring.direction(c.text) for c in criteria)
+            models.append(_ThesisModel(indexes, tuple(profiles), directions, vectors))
         return tuple(models)
 
     # ----------------------------------------------------------------------------- matching
@@ -162,13 +164,15 @@ class Matcher:
             return self._match_keyword(item)
         return self.match_batch([item], [list(_flat(vector))])[0]
 
+    def query_hits(self, item: Item) -> dict[int, tuple[str, ...]]:
+        """Matched terms of every criterion whose query matches ``item``, by criterion index
+        (the :class:`KeywordMatcher` over all queries, on ``Document.from_item``)."""
+        return dict(self._keywords.match(Document.from_item(item)))
+
     def _match_keyword(self, item: Item) -> list[Match]:
-        doc = Document.from_text(item.text)
         found = []
-        for cc in self._criteria:
-            terms = cc.query.evaluate(doc)
-            if terms is None:
-                continue
+        for index, terms in self._keywords.match(Document.from_item(item)):
+            cc = self._criteria[index]
             score = keyword_score(len(terms), cc.positive_count)
             if score < cc.criterion.threshold:
                 continue
@@ -181,24 +185,26 @@ class Matcher:
         per_thesis: Sequence[tuple[_ThesisModel, tuple[Row, Row]]],
     ) -> list[Match]:
         settings = self.settings
-        doc = Document.from_text(item.text)
+        hits = self.query_hits(item) if self.mode == "hybrid" else {}
         stems = set(scoring.content_stems(item.text))
+        item_direction = scoring.direction(item.text)
         found: list[Match] = []
         for model, (semantic, raw) in per_thesis:
-            hits: list[tuple[str, ...] | None] = []
-            evidence: list[float] = []
-            for position, index in enumerate(model.indexes):
-                cc = self._criteria[index]
-                hits.append(cc.query.evaluate(doc) if self.mode == "hybrid" else None)
-                lexical = scoring.lexical_score(
-                    stems, model.profiles[position], settings.profile_top
+            terms_of = [hits.get(index) for index in model.indexes]
+            evidence = [
+                scoring.evidence_score(
+                    scoring.lexical_score(stems, profile, settings.profile_top),
+                    float(semantic[position]),
+                    settings,
+                    scoring.direction_agreement(item_direction, model.directions[position]),
                 )
-                evidence.append(
-                    scoring.evidence_score(lexical, float(semantic[position]), settings)
-                )
+                for position, profile in enumerate(model.profiles)
+            ]
             candidates = [
-                self.mode == "semantic" or hit is not None or value >= settings.semantic_only_floor
-                for hit, value in zip(hits, evidence, strict=True)
+                self.mode == "semantic"
+                or terms is not None
+                or value >= settings.semantic_only_floor
+                for terms, value in zip(terms_of, evidence, strict=True)
             ]
             in_contention = _contention(
                 [self._criteria[i].criterion for i in model.indexes],
@@ -206,11 +212,11 @@ class Matcher:
                 settings,
             )
             for position, index in enumerate(model.indexes):
-                cc = self._criteria[index]
-                terms = hits[position]
-                value = evidence[position]
                 if not (candidates[position] and in_contention[position]):
                     continue
+                cc = self._criteria[index]
+                terms = terms_of[position]
+                value = evidence[position]
                 if self.mode == "semantic":
                     score = round(value, 3)
                     threshold = settings.semantic_threshold
@@ -232,6 +238,23 @@ def _flat(vector: Any) -> list[float]:
     if rows and isinstance(rows[0], list):
         rows = rows[0]
     return [float(x) for x in rows]
+
+
+def _grouped_profiles(
+    criteria: Sequence[Criterion], example_weight: float
+) -> list[dict[str, float]]:
+    """Lexical profiles built within the contention groups (confirm/kill, and watch apart):
+    a word an open question shares with a criterion must not make that criterion's word look
+    common, since the two never compete."""
+    profiles: list[dict[str, float]] = [{} for _ in criteria]
+    for watch in (False, True):
+        group = [i for i, c in enumerate(criteria) if (c.polarity == "watch") is watch]
+        built = scoring.build_profiles(
+            [(criteria[i].text, criteria[i].examples) for i in group], example_weight
+        )
+        for i, profile in zip(group, built, strict=True):
+            profiles[i] = profile
+    return profiles
 
 
 def _contention(

@@ -14,8 +14,13 @@ One score per (item, criterion) combines three kinds of evidence:
   Vectors are *centred* on the thesis' mean vector first: every item on a thesis shares its
   topic, and the shared component says nothing about which criterion an item supports.
 
-``evidence = lexical_weight * lexical + (1 - lexical_weight) * semantic`` (clipped to [0, 1]),
-and the hybrid score is ``keyword_weight * keyword + (1 - keyword_weight) * evidence``.
+* **direction** — mirror criteria differ mostly in which way a development goes (delay vs on
+  schedule, restrict vs approve): :func:`direction` reads progress/setback cues, with negation,
+  from item and criterion, and their product (:func:`direction_agreement`) nudges the evidence.
+
+``evidence = lexical_weight * lexical + (1 - lexical_weight) * semantic
++ direction_weight * agreement`` (clipped to [0, 1]), and the hybrid score is
+``keyword_weight * keyword + (1 - keyword_weight) * evidence``.
 
 Mirror criteria (confirm vs kill of the same facet) share most words and most meaning, so
 criteria of one thesis *compete*: a match must come within ``competition_margin`` of the best
@@ -59,17 +64,18 @@ STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 class ScoringSettings:
     """Global settings of hybrid scoring (one set for every thesis; see the module doc)."""
 
-    keyword_weight: float = 0.5
-    lexical_weight: float = 0.5
+    keyword_weight: float = 0.35
+    lexical_weight: float = 0.444
     example_weight: float = 0.3  # weight of an example's stems in the lexical profile
     example_similarity_weight: float = 0.3  # share of the best example in the semantic part
     counter_weight: float = 0.5  # how much similarity to a counter-example subtracts
     centring: float = 0.5  # how much of the thesis mean vector is removed before cosine
-    competition_margin: float = 0.03
+    competition_margin: float = 0.045
     profile_top: int = 8  # profile weights summed to normalise the lexical score
     semantic_threshold: float = 0.16  # default minimum evidence (semantic-only mode)
-    hybrid_threshold: float = 0.5  # default minimum hybrid score (hybrid mode)
+    hybrid_threshold: float = 0.3  # default minimum hybrid score (hybrid mode)
     semantic_only_floor: float = 0.3  # evidence that matches in hybrid mode without a query hit
+    direction_weight: float = 0.056  # how much agreeing/opposing direction cues move evidence
 
 
 DEFAULT_SETTINGS = ScoringSettings()
@@ -175,9 +181,13 @@ def semantic_score(
 
 
 def evidence_score(
-    lexical: float | None, semantic: float | None, settings: ScoringSettings = DEFAULT_SETTINGS
+    lexical: float | None,
+    semantic: float | None,
+    settings: ScoringSettings = DEFAULT_SETTINGS,
+    agreement: float = 0.0,
 ) -> float:
-    """Lexical and semantic evidence combined, clipped to [0, 1]; either may be missing."""
+    """Lexical and semantic evidence combined, plus ``direction_weight`` times the direction
+    ``agreement`` (:func:`direction_agreement`), clipped to [0, 1]; either may be missing."""
     if lexical is None and semantic is None:
         return 0.0
     if semantic is None:
@@ -187,6 +197,7 @@ def evidence_score(
     else:
         w = settings.lexical_weight
         value = w * lexical + (1 - w) * semantic
+    value += settings.direction_weight * agreement
     return min(1.0, max(0.0, value))
 
 
@@ -205,6 +216,69 @@ def contenders(evidence: Sequence[float], margin: float) -> list[bool]:
         return []
     best = max(evidence)
     return [value >= best - margin for value in evidence]
+
+
+# ---------------------------------------------------------------------------------- direction
+
+# Stem prefixes of words that report a development going *down* (a setback, a cut, a refusal)
+# or *up* (progress, approval, a rise). General English, not any thesis' vocabulary: they tell
+# mirror criteria apart ("projects report delays" vs "projects hit milestones on schedule").
+_SETBACK_TEXT = """
+    abandon bar block ban cancel constrain curb cut declin defer delay deni deny drop escal
+    exclus fail fall fallen fell gate halt harm lag lapse limit lose loss lost lower miss
+    overrun postpon problem regress reject repric restrict revers revert rollback scarc setback
+    short shrank shrink slid slip soften squeez stall suspend tighten trail trim uncorrel
+    weaken withdraw withdrew wors
+"""
+_PROGRESS_TEXT = """
+    accelerat achiev advanc ahead approv beat bind boost clear complet correl exceed expand
+    extend faster finish firm gain grant grew grow higher improv lift match outperform
+    outscor predict progress rais reach record reliabl restart rise rose schedul settl sign
+    strong succeed success surpass track
+"""
+SETBACK_STEMS = tuple(_SETBACK_TEXT.split())
+PROGRESS_STEMS = tuple(_PROGRESS_TEXT.split())
+_NEGATOR_TEXT = """
+    not no never without cannot unable nor neither non fail fails failed failing didn doesn don
+    isn wasn aren weren won
+"""
+NEGATORS = frozenset(_NEGATOR_TEXT.split())
+NEGATION_WINDOW = 3  # a negator flips the cues among the next three words
+
+
+@lru_cache(maxsize=65536)
+def _cue(stem: str) -> int:
+    if stem.startswith(SETBACK_STEMS):
+        return -1
+    if stem.startswith(PROGRESS_STEMS):
+        return 1
+    return 0
+
+
+def direction(text: str) -> float:
+    """Which way the developments ``text`` reports go, in (-1, 1): (progress cues - setback
+    cues) / (all cues + 1). A negator ("not", "fail to", "without", "non-") flips the cues
+    among the next :data:`NEGATION_WINDOW` words, so "did not improve" counts as a setback
+    and "without delays" as progress."""
+    up = down = 0
+    flip_until = -1
+    for index, word in enumerate(_WORD_RE.findall(text.casefold())):
+        sign = _cue(_stem(word))
+        if sign and index <= flip_until:
+            sign = -sign
+        if sign > 0:
+            up += 1
+        elif sign < 0:
+            down += 1
+        if word in NEGATORS:
+            flip_until = index + NEGATION_WINDOW
+    return (up - down) / (up + down + 1)
+
+
+def direction_agreement(item: float, criterion: float) -> float:
+    """Positive when item and criterion report developments the same way, negative when
+    they oppose (the product of their :func:`direction` values)."""
+    return item * criterion
 
 
 # -------------------------------------------------------------------------------- explanation

@@ -1,5 +1,8 @@
 """Semantic scoring: the embedding port, the MiniLM adapter and how to load it.
 
+The default embedder is all-MiniLM-L6-v2 quantised to int8 and run by ONNX Runtime
+(:data:`MODEL_NAME` ``all-MiniLM-L6-v2-int8``); see :mod:`monitor.semantic.minilm`.
+
 ``load_embedder()`` gives an :class:`Embedder` or None (keyword-only), and
 ``semantic_status()`` the same plus a sentence for ``monitor check``. The model is loaded once
 per process and cached; nothing heavy is imported before the first call.
@@ -16,12 +19,18 @@ from monitor.semantic.embedder import (
     embedding_text,
     normalise_rows,
 )
-from monitor.semantic.minilm import MODEL_NAME, SemanticUnavailable, load_minilm
+from monitor.semantic.minilm import (
+    FLOAT_MODEL_NAME,
+    MODEL_NAME,
+    SemanticUnavailable,
+    load_minilm,
+)
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "EMBEDDING_CHARS",
+    "FLOAT_MODEL_NAME",
     "MODEL_NAME",
     "Embedder",
     "SemanticUnavailable",

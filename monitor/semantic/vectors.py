@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from monitor.matching.scoring import ScoringSettings, semantic_score
+from monitor.matching.scoring import ScoringSettings
 from monitor.semantic.embedder import Embedder, normalise_rows
 from monitor.types import Criterion
 
@@ -74,22 +74,37 @@ class ThesisVectors:
         )
 
     def score(self, items: Vectors) -> list[tuple[Row, Row]]:
-        """Per item row: (semantic score per criterion, plain cosine per criterion)."""
+        """Per item row: (semantic score per criterion, plain cosine per criterion).
+
+        Vectorised over items: one matrix product per kind of text and one loop over the
+        criteria (a handful), never over item x criterion. Same formula as
+        :func:`monitor.matching.scoring.semantic_score`; a test keeps the two equal.
+        """
         centred = _centre(items, self.mean, self.settings.centring)
         sentence = (centred @ self.sentences.T).astype(np.float64)
         raw = (items @ self.raw_sentences.T).astype(np.float64)
-        scores = np.empty_like(sentence)
-        for j in range(sentence.shape[1]):
-            example = centred @ self.examples[j].T if len(self.examples[j]) else None
-            counter = centred @ self.counters[j].T if len(self.counters[j]) else None
-            for row in range(sentence.shape[0]):
-                scores[row, j] = semantic_score(
-                    float(sentence[row, j]),
-                    () if example is None else example[row].tolist(),
-                    () if counter is None else counter[row].tolist(),
-                    self.settings,
-                )
+        scores = sentence.copy()
+        weight = self.settings.example_similarity_weight
+        for j, best in _best_per_criterion(centred, self.examples):
+            scores[:, j] = (1 - weight) * sentence[:, j] + weight * best
+        for j, best in _best_per_criterion(centred, self.counters):
+            scores[:, j] -= self.settings.counter_weight * np.maximum(0.0, best - scores[:, j])
         return [(scores[row], raw[row]) for row in range(items.shape[0])]
+
+
+def _best_per_criterion(
+    centred: Vectors, groups: Sequence[Vectors]
+) -> list[tuple[int, npt.NDArray[np.float64]]]:
+    """``(criterion index, best similarity of each item to one of its texts)`` for every
+    criterion that has texts in ``groups``; one matrix product for all of them."""
+    owners = [j for j, group in enumerate(groups) if len(group)]
+    if not owners:
+        return []
+    stacked = np.concatenate([groups[j] for j in owners])
+    similarity = (centred @ stacked.T).astype(np.float64)
+    starts = np.cumsum([0] + [len(groups[j]) for j in owners[:-1]])
+    best = np.maximum.reduceat(similarity, starts, axis=1)
+    return [(j, best[:, k]) for k, j in enumerate(owners)]
 
 
 def item_matrix(vectors: object, count: int, dim: int) -> Vectors:
