@@ -292,6 +292,7 @@ def thesis_from_brief(doc: BriefDoc) -> Thesis:
         read_throughs=doc.read_throughs,
         date=doc.date,
         source_brief=PurePath(doc.path).name,
+        automatic=True,
     )
 
 

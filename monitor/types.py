@@ -95,6 +95,9 @@ class Thesis:
     date: date | None = None
     source_brief: str | None = None
     path: str | None = None  # the rule file it was loaded from
+    # written by `monitor import-brief` and not yet hand-tuned: semantic evidence may fire a
+    # criterion without a query hit; in hand-tuned rules the query always decides
+    automatic: bool = False
 
     def criterion(self, criterion_id: str) -> Criterion:
         for c in self.criteria:

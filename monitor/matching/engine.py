@@ -9,8 +9,10 @@ Modes (``mode=``; default ``hybrid`` with an embedder, else ``keyword``):
 * ``keyword`` — a criterion matches when its query matches and the keyword score (share of the
   query's positive terms, counted up to three) reaches its ``threshold``.
 * ``hybrid`` — the score combines the query hit with lexical and semantic evidence
-  (:mod:`monitor.matching.scoring`). A criterion is a candidate when its query matches, or
-  without a query hit when the evidence alone reaches ``semantic_only_floor``; it matches when
+  (:mod:`monitor.matching.scoring`). A criterion is a candidate when its query matches, or,
+  in automatic rules only (``Thesis.automatic``, written by the importer), without a query
+  hit when the evidence alone reaches ``semantic_only_floor``: in hand-tuned rules the
+  analyst's query decides what is a candidate and semantics only rank; it matches when
   it stays in contention against the other criteria of its thesis and its score reaches its
   ``threshold`` (or ``hybrid_threshold`` when the rule sets none).
 * ``semantic`` — queries are ignored; evidence alone, in contention, against
@@ -200,10 +202,11 @@ class Matcher:
                 )
                 for position, profile in enumerate(model.profiles)
             ]
+            automatic = self._criteria[model.indexes[0]].thesis.automatic
             candidates = [
                 self.mode == "semantic"
                 or terms is not None
-                or value >= settings.semantic_only_floor
+                or (automatic and value >= settings.semantic_only_floor)
                 for terms, value in zip(terms_of, evidence, strict=True)
             ]
             in_contention = _contention(

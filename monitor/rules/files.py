@@ -8,6 +8,10 @@ Format (every field; unknown fields are errors at any level)::
       title: Lossy-Self-Improvement Vs ...         # required; non-empty text
       date: 2026-03-22                             # optional; the brief's date, YYYY-MM-DD
       source_brief: rosa-del-mar-...-81.txt        # optional; the brief file it came from
+      automatic: true                              # optional, default false; written by the
+                                                   #   importer: semantic evidence may fire a
+                                                   #   criterion without a query hit. Remove it
+                                                   #   once the queries are hand-tuned.
       read_throughs:                               # optional; list of texts
         - AI progress may look more linear ...
     groups:                                        # optional; named term groups of this file
@@ -75,7 +79,7 @@ logger = logging.getLogger(__name__)
 RULE_FILE_SUFFIXES = (".yaml", ".yml")
 TOP_FIELDS = ("thesis", "groups", "criteria")
 TOP_REQUIRED = ("thesis", "criteria")
-THESIS_FIELDS = ("id", "title", "date", "source_brief", "read_throughs")
+THESIS_FIELDS = ("id", "title", "date", "source_brief", "read_throughs", "automatic")
 THESIS_REQUIRED = ("id", "title")
 CRITERION_FIELDS = (
     "id",
@@ -166,8 +170,17 @@ class _Checker:
             "read_throughs": self.texts(
                 fields.get("read_throughs"), ("thesis", "read_throughs"), "thesis.read_throughs"
             ),
+            "automatic": self.flag(fields.get("automatic"), ("thesis", "automatic")),
         }
         return result
+
+    def flag(self, value: Any, address: tuple[Hashable, ...]) -> bool:
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            self.fail(f"{'.'.join(map(str, address))} must be true or false", address)
+            return False
+        return value
 
     def date(self, value: Any, address: tuple[Hashable, ...]) -> date | None:
         if value is None or (isinstance(value, date) and not hasattr(value, "hour")):
@@ -430,6 +443,7 @@ def _load(path: Path) -> tuple[Thesis | None, list[RuleError], LineMap | None]:
             date=thesis["date"],
             source_brief=thesis["source_brief"],
             path=name,
+            automatic=thesis["automatic"],
         ),
         [],
         lines,
@@ -547,6 +561,8 @@ def dump_rule_file(thesis: Thesis) -> str:
         head["date"] = thesis.date
     if thesis.source_brief is not None:
         head["source_brief"] = thesis.source_brief
+    if thesis.automatic:
+        head["automatic"] = True
     if thesis.read_throughs:
         head["read_throughs"] = [_prose(t) for t in thesis.read_throughs]
     parts = [
