@@ -48,7 +48,7 @@ from datetime import date
 from pathlib import PurePath
 
 from monitor.errors import BriefError
-from monitor.matching.scoring import content_stems
+from monitor.matching.scoring import DEFAULT_SETTINGS, content_stems
 from monitor.types import Criterion, Polarity, Thesis
 
 # ------------------------------------------------------------------------------- the document
@@ -382,8 +382,10 @@ def starter_query(sentence: str) -> str:
 # ----------------------------------------------------------------------------- automatic rules
 
 AUTOMATIC_EXAMPLES = 3  # brief bullets kept as examples of a criterion
-AUTOMATIC_THRESHOLD = 0.22  # minimum hybrid score of generated criteria: chosen on
-#                            dev-rosa-81 (F1 0.51), validated on dev-rosa-97 (0.66)
+# Minimum evidence of a generated criterion. In automatic rules the evidence (lexical +
+# semantic + direction, see monitor.matching.scoring) decides, so this is the evidence
+# threshold of semantic matching: chosen on dev-rosa-81, validated on dev-rosa-97.
+AUTOMATIC_THRESHOLD = DEFAULT_SETTINGS.semantic_threshold
 
 
 def _context_bullets(doc: BriefDoc) -> tuple[str, ...]:

@@ -115,3 +115,25 @@ def test_watch_criteria_do_not_dilute_the_lexical_profile_of_scored_ones() -> No
     mixed = Matcher([with_watch], embedder=embedder).match_batch([item], vectors)[0]
     scored = {m.criterion_id: m.score for m in mixed if m.polarity != "watch"}
     assert scored == {m.criterion_id: m.score for m in plain}
+
+
+@pytest.mark.parametrize(("automatic", "expected"), [(False, set()), (True, {"confirm-1"})])
+def test_only_automatic_rules_fire_on_evidence_without_a_query_hit(
+    automatic: bool, expected: set[str]
+) -> None:
+    """A hand-tuned query decides the candidates; a generated one is only weak evidence."""
+    thesis = Thesis(
+        "grid",
+        "Grid",
+        (
+            Criterion("confirm-1", "confirm", "Regulators delay co-location at plants", "FERC"),
+            Criterion("kill-1", "kill", "Approval of interconnection requests", "FERC"),
+        ),
+        automatic=automatic,
+    )
+    embedder = _WordEmbedder(["regulators", "co-location", "plants", "delay", "approval"])
+    item = Item("s", "1", "Regulators delay co-location at plants")
+
+    matches = Matcher([thesis], embedder=embedder).match_batch([item], embedder.embed([item.text]))
+
+    assert {m.criterion_id for m in matches[0]} == expected

@@ -8,13 +8,14 @@ Modes (``mode=``; default ``hybrid`` with an embedder, else ``keyword``):
 
 * ``keyword`` — a criterion matches when its query matches and the keyword score (share of the
   query's positive terms, counted up to three) reaches its ``threshold``.
-* ``hybrid`` — the score combines the query hit with lexical and semantic evidence
-  (:mod:`monitor.matching.scoring`). A criterion is a candidate when its query matches, or,
-  in automatic rules only (``Thesis.automatic``, written by the importer), without a query
-  hit when the evidence alone reaches ``semantic_only_floor``: in hand-tuned rules the
-  analyst's query decides what is a candidate and semantics only rank; it matches when
-  it stays in contention against the other criteria of its thesis and its score reaches its
-  ``threshold`` (or ``hybrid_threshold`` when the rule sets none).
+* ``hybrid`` — in hand-tuned rules a criterion is a candidate only when its query matches
+  (the analyst's query decides); its score combines the keyword score with lexical and
+  semantic evidence (:mod:`monitor.matching.scoring`), and it matches when it stays in
+  contention against the other criteria of its thesis and its score reaches its
+  ``threshold`` (or ``hybrid_threshold`` when the rule sets none). In automatic rules
+  (``Thesis.automatic``, written by the importer) generated queries are weak evidence, so
+  the evidence alone decides, against the criterion's ``threshold`` (or
+  ``semantic_threshold``); the query's matched terms are still shown.
 * ``semantic`` — queries are ignored; evidence alone, in contention, against
   ``semantic_threshold``. A diagnostic mode for ``monitor eval``.
 
@@ -202,13 +203,13 @@ class Matcher:
                 )
                 for position, profile in enumerate(model.profiles)
             ]
-            automatic = self._criteria[model.indexes[0]].thesis.automatic
-            candidates = [
-                self.mode == "semantic"
-                or terms is not None
-                or (automatic and value >= settings.semantic_only_floor)
-                for terms, value in zip(terms_of, evidence, strict=True)
-            ]
+            # Generated queries are ORs of distinctive words: weak evidence. In automatic
+            # rules the evidence alone decides (as in semantic mode); the query's matched
+            # terms are still shown. In hand-tuned rules the query decides the candidates.
+            evidence_only = self.mode == "semantic" or (
+                self._criteria[model.indexes[0]].thesis.automatic
+            )
+            candidates = [evidence_only or terms is not None for terms in terms_of]
             in_contention = _contention(
                 [self._criteria[i].criterion for i in model.indexes],
                 [value if ok else -1.0 for value, ok in zip(evidence, candidates, strict=True)],
@@ -220,9 +221,9 @@ class Matcher:
                 cc = self._criteria[index]
                 terms = terms_of[position]
                 value = evidence[position]
-                if self.mode == "semantic":
+                if evidence_only:
                     score = round(value, 3)
-                    threshold = settings.semantic_threshold
+                    threshold = cc.criterion.threshold or settings.semantic_threshold
                 else:
                     keyword = keyword_score(len(terms), cc.positive_count) if terms else 0.0
                     score = scoring.hybrid_score(keyword, value, settings)

@@ -74,7 +74,6 @@ class ScoringSettings:
     profile_top: int = 8  # profile weights summed to normalise the lexical score
     semantic_threshold: float = 0.16  # default minimum evidence (semantic-only mode)
     hybrid_threshold: float = 0.3  # default minimum hybrid score (hybrid mode)
-    semantic_only_floor: float = 0.3  # evidence that matches in hybrid mode without a query hit
     direction_weight: float = 0.056  # how much agreeing/opposing direction cues move evidence
 
 
