@@ -48,7 +48,7 @@ from datetime import date
 from pathlib import PurePath
 
 from monitor.errors import BriefError
-from monitor.matching.scoring import DEFAULT_SETTINGS, content_stems
+from monitor.matching.scoring import DEFAULT_SETTINGS, STOPWORDS, content_stems
 from monitor.types import Criterion, Polarity, Thesis
 
 # ------------------------------------------------------------------------------- the document
@@ -298,21 +298,14 @@ def thesis_from_brief(doc: BriefDoc) -> Thesis:
 
 # ----------------------------------------------------------------------------- starter queries
 
-_STOPWORD_TEXT = """
-    a about above across after again against all almost alongside also although am among an
-    and any are as at be because been before being below between both but by can could did do
-    does doing down during each either even ever every few for from further had has have
-    having he her here hers him his how however i if in into is it its itself just least less
-    like made make many may me might more most much must my near neither no nor not now of off
-    often on once one only or other our out over own per rather same she should so some such
-    than that the their them then there these they this those through thus to too toward
-    towards under until up upon us very via was we were what when where whether which while
-    who whom why will with within without would yet you your show shows showing shown evidence
-    clear clearly new cases case repeated sustained strong major materially substantially
-    large real world including include includes two three four five six seven eight nine ten
-    first second several
+# Words that say nothing about what a criterion is about: the scoring stopwords plus the
+# vocabulary of criteria sentences themselves ("clear evidence of repeated cases ...").
+_CRITERION_FILLER = """
+    show shows showing shown evidence clear clearly new cases case repeated sustained strong
+    major materially substantially large real world including include includes two three four
+    five six seven eight nine ten first second several
 """
-_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+_STOPWORDS = STOPWORDS | frozenset(_CRITERION_FILLER.split())
 _SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ions", "ion", "ies", "es", "ed",
              "s", "ly")  # fmt: skip
 _MAX_TERMS_PER_GROUP = 8
