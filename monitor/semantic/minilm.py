@@ -165,7 +165,7 @@ def _load_sentence_transformer(environ: MutableMapping[str, str] | None) -> Any:
         from transformers.utils import logging as transformers_logging
 
         # a daemon's stderr is a log, not a terminal: no "Loading weights" progress bar
-        transformers_logging.disable_progress_bar()
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         model = SentenceTransformer(str(path), device="cpu")
     except Exception as error:  # the library raises many kinds; all mean "no model"
         raise SemanticUnavailable(
