@@ -116,7 +116,8 @@ class Pipeline:
                 report.failed[health.name] = outcome.error or "unknown error"
                 self.record_failure(health, outcome, now)
         self.deliver_due_alerts(now, report)
-        log.info("cycle done: %s", report.summary())
+        quiet = not report.polled and not report.alerts_sent and not report.alerts_failed
+        log.log(logging.DEBUG if quiet else logging.INFO, "cycle done: %s", report.summary())
         return report
 
     def fetch_all(self, due: Sequence[SourceHealth]) -> list[SourceOutcome]:

@@ -48,7 +48,7 @@ def semantic_status() -> tuple[Embedder | None, str]:
     try:
         embedder = load_minilm()
     except SemanticUnavailable as error:
-        logger.warning("%s", error.reason)
+        logger.debug("%s", error.reason)  # the caller reports it (service log, check)
         return None, error.reason
     return embedder, f"semantic scoring on ({embedder.model_name}, CPU)"
 
