@@ -27,13 +27,14 @@ from monitor.types import (
     FetchResult,
     Item,
     Match,
-    Signal,
     SourceHealth,
     StoredItem,
 )
 from monitor.vectors import item_vectors
 
 log = logging.getLogger(__name__)
+
+MATCH_BATCH = 256  # items matched (and embedded) per batch
 
 FeedParser = Callable[..., list[Item]]
 
@@ -98,23 +99,27 @@ class Pipeline:
         outcomes = fetch and parse every due source (in parallel; a FeedError
                    becomes a failed outcome, the cycle goes on)
         for each outcome:
-            failed  -> store.record_poll(failure, backoff from decide)
-            ok      -> new = store.add_items(items)
-                       matches = matcher.match(each new item)
-                       ids = store.add_signals(matches)          # history first
-                       store.enqueue_deliveries(alertable ids)
-                       store.record_poll(success, next poll from decide)
-        deliver_due_alerts(now)                                  # retries included
+            failed -> store.record_poll(failure, backoff from decide)
+            ok     -> new = store.add_items(items)              # stored unmatched
+                      link repeats of recent stories (stories.StoryIndex)
+                      store.record_poll(success, next poll from decide)
+        match_pending(now): for every unmatched item (new, or left by a failed cycle)
+                      vectors = embed in one batch, stored (semantic on)
+                      matches = matcher.match_batch(items, vectors)
+                      store.record_matches(...)  # one transaction: signals (history
+                                                 # first), alert queue, items matched
+        deliver_due_alerts(now)                              # retries included
         """
         report = CycleReport()
         due = decide.due_sources(self.store.source_health(), now)
         for health, outcome in zip(due, self.fetch_all(due), strict=True):
             report.polled.append(health.name)
             if outcome.ok:
-                self.store_outcome(health, outcome, matcher, now, report)
+                self.store_outcome(health, outcome, now, report)
             else:
                 report.failed[health.name] = outcome.error or "unknown error"
                 self.record_failure(health, outcome, now)
+        report.new_signals = self.match_pending(matcher, now)
         self.deliver_due_alerts(now, report)
         quiet = not report.polled and not report.alerts_sent and not report.alerts_failed
         log.log(logging.DEBUG if quiet else logging.INFO, "cycle done: %s", report.summary())
@@ -160,15 +165,12 @@ class Pipeline:
         self,
         health: SourceHealth,
         outcome: SourceOutcome,
-        matcher: Matcher,
         now: datetime,
         report: CycleReport,
     ) -> None:
         new_items = self.store.add_items(outcome.items, now)
         report.new_items += len(new_items)
-        new_items = self.assign_stories(new_items, now)
-        signal_ids = self.record_signals(new_items, matcher, now)
-        report.new_signals.extend(signal_ids)
+        self.assign_stories(new_items, now)
         self.store.record_poll(
             health.name,
             now=now,
@@ -200,30 +202,25 @@ class Pipeline:
             self.store.assign_stories(pairs)
         return linked
 
-    def record_signals(
-        self, new_items: Sequence[StoredItem], matcher: Matcher, now: datetime
-    ) -> list[int]:
-        """Embed new items (when semantic scoring is on), match them, store signals, queue
-        alerts for the alertable ones."""
-        if not new_items:
-            return []
-        vectors = item_vectors(self.store, self.embedder, new_items, now)
-        matches = matcher.match_batch([s.item for s in new_items], vectors)
-        found: list[tuple[int, Match]] = [
-            (stored.id, match)
-            for stored, item_matches in zip(new_items, matches, strict=True)
-            for match in item_matches
-        ]
-        if not found:
-            return []
-        signal_ids = self.store.add_signals(found, now)
-        alertable = [
-            s.id
-            for s in self.store.get_signals(signal_ids)
-            if s.polarity in decide.ALERTED_POLARITIES
-        ]
-        self.store.enqueue_deliveries(alertable, self.notifier.channel, now)
-        return signal_ids
+    def match_pending(self, matcher: Matcher, now: datetime) -> list[int]:
+        """Match every unmatched item in batches; returns the new signal ids.
+
+        Each batch is recorded in one transaction with its alert queue and the items' matched
+        mark, so a crash or a database error at any point leaves the items unmatched and the
+        next cycle matches them again."""
+        created: list[int] = []
+        while pending := self.store.unmatched_items(limit=MATCH_BATCH):
+            vectors = item_vectors(self.store, self.embedder, pending, now)
+            matches = matcher.match_batch([s.item for s in pending], vectors)
+            found = [
+                (stored.id, match, decide.should_alert(match))
+                for stored, item_matches in zip(pending, matches, strict=True)
+                for match in item_matches
+            ]
+            created += self.store.record_matches(
+                [s.id for s in pending], found, self.notifier.channel, now
+            )
+        return created
 
     def record_failure(self, health: SourceHealth, outcome: SourceOutcome, now: datetime) -> None:
         failures = health.consecutive_failures + 1
@@ -291,11 +288,14 @@ class PipelineStore(Protocol):
         self, model: str, vectors: Sequence[tuple[int, bytes, int]], now: datetime
     ) -> None: ...
     def get_item_vectors(self, model: str, ids: Sequence[int]) -> dict[int, bytes]: ...
-    def add_signals(self, found: Sequence[tuple[int, Match]], now: datetime) -> list[int]: ...
-    def get_signals(self, ids: Sequence[int]) -> list[Signal]: ...
-    def enqueue_deliveries(
-        self, signal_ids: Sequence[int], channel: str, now: datetime
-    ) -> None: ...
+    def unmatched_items(self, limit: int = 500) -> list[StoredItem]: ...
+    def record_matches(
+        self,
+        item_ids: Sequence[int],
+        found: Sequence[tuple[int, Match, bool]],
+        channel: str,
+        now: datetime,
+    ) -> list[int]: ...
     def due_deliveries(
         self, channel: str, now: datetime, limit: int = 100
     ) -> list[DeliveryTask]: ...

@@ -252,3 +252,32 @@ def test_semantic_cycle_stores_item_vectors_and_similarity(
     confirm = [s for s in signals if s.criterion_id == "confirm-1"]
     assert len(confirm) == 1 and confirm[0].similarity is not None
     assert 0.0 < confirm[0].similarity <= 1.0
+
+
+def test_items_whose_matching_failed_are_matched_on_the_next_cycle(
+    feed_server: FeedServer, fake_slack: FakeSlack, service_factory, clock: Clock
+) -> None:
+    """A database failure after the items were stored (here: the first signal write is
+    refused, as a locked or unreachable database would) loses no signal and no alert."""
+    from monitor.errors import StorageError
+
+    url = feed_server.add("/feed.xml", rss([CONFIRM_ITEM, KILL_ITEM]))
+    service = service_factory({"wire": url})
+    store = service.store
+    real = store.record_matches
+    failures = [StorageError("database is locked")]
+
+    def flaky(*args: object, **kwargs: object) -> list[int]:
+        if failures:
+            raise failures.pop()
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    store.record_matches = flaky  # type: ignore[method-assign]
+    assert service.run_cycle_safely() is None  # the cycle failed after storing the items
+    assert store.list_signals() == [] and len(store.items_since(None)) == 2
+
+    clock.advance(seconds=15)
+    report = service.run_cycle()
+
+    assert report.new_items == 0 and len(report.new_signals) == 2
+    assert len(fake_slack.messages) == 2

@@ -385,47 +385,82 @@ class SqlStore:
 
         A match on an item whose story already has a signal for that criterion adds the item
         to that signal's sources instead of creating a signal (story dedupe)."""
+        with self._transaction("storing signals") as conn:
+            created = [sid for sid, _ in self._add_signals(conn, found, now)]
+        log.debug("stored %d new of %d signals", len(created), len(found))
+        return created
+
+    def record_matches(
+        self,
+        item_ids: Sequence[int],
+        found: Sequence[tuple[int, Match, bool]],
+        channel: str,
+        now: datetime,
+    ) -> list[int]:
+        """In one transaction: store the signals of (item id, match, alert?) triples, queue a
+        delivery to ``channel`` for each new signal whose flag says alert, and mark the items
+        matched. Returns the new signal ids. A failure leaves the items unmatched, so the
+        next cycle matches them again: nothing is lost between storing and matching."""
+        with self._transaction("storing signals") as conn:
+            created = self._add_signals(conn, [(i, m) for i, m, _ in found], now)
+            self._enqueue(conn, [sid for sid, n in created if found[n][2]], channel, now)
+            for start in range(0, len(item_ids), 500):
+                conn.execute(
+                    update(items_t)
+                    .where(items_t.c.id.in_(list(item_ids[start : start + 500])))
+                    .values(matched_at=now)
+                )
+        return [sid for sid, _ in created]
+
+    def unmatched_items(self, limit: int = 500) -> list[StoredItem]:
+        """Items not matched yet (new this cycle, or left by a failed cycle), oldest first."""
+        query = select(items_t).where(items_t.c.matched_at.is_(None)).order_by(items_t.c.id)
+        with self._transaction("reading unmatched items", write=False) as conn:
+            return [_stored_item(r) for r in conn.execute(query.limit(limit))]
+
+    def _add_signals(
+        self, conn: Connection, found: Sequence[tuple[int, Match]], now: datetime
+    ) -> list[tuple[int, int]]:
+        """Insert signals and their story sources; returns (new signal id, index in found)."""
         stmt = self._insert(signals_t).on_conflict_do_nothing().returning(signals_t.c.id)
         add_source = self._insert(signal_sources_t).on_conflict_do_nothing()
         story_of = func.coalesce(items_t.c.story_id, items_t.c.id)
-        created: list[int] = []
-        with self._transaction("storing signals") as conn:
-            for item_id, m in found:
-                story_id = conn.execute(
-                    select(story_of).where(items_t.c.id == item_id)
-                ).scalar_one_or_none()
-                if story_id is None:
-                    raise StorageError(f"unknown item {item_id}: add_items first")
-                new_id = conn.execute(
-                    stmt,
-                    {
-                        "item_id": item_id,
-                        "story_id": story_id,
-                        "thesis_id": m.thesis_id,
-                        "criterion_id": m.criterion_id,
-                        "polarity": m.polarity,
-                        "score": m.score,
-                        "similarity": m.similarity,
-                        "matched_terms": m.matched_terms,
-                        "snippet": m.snippet,
-                        "created_at": now,
-                    },
-                ).scalar()
-                if new_id is not None:
-                    created.append(new_id)
-                    signal_id = new_id
-                else:
-                    signal_id = conn.execute(
-                        select(signals_t.c.id).where(
-                            signals_t.c.story_id == story_id,
-                            signals_t.c.thesis_id == m.thesis_id,
-                            signals_t.c.criterion_id == m.criterion_id,
-                        )
-                    ).scalar_one()
-                conn.execute(
-                    add_source, {"signal_id": signal_id, "item_id": item_id, "created_at": now}
-                )
-        log.debug("stored %d new of %d signals", len(created), len(found))
+        created: list[tuple[int, int]] = []
+        for index, (item_id, m) in enumerate(found):
+            story_id = conn.execute(
+                select(story_of).where(items_t.c.id == item_id)
+            ).scalar_one_or_none()
+            if story_id is None:
+                raise StorageError(f"unknown item {item_id}: add_items first")
+            new_id = conn.execute(
+                stmt,
+                {
+                    "item_id": item_id,
+                    "story_id": story_id,
+                    "thesis_id": m.thesis_id,
+                    "criterion_id": m.criterion_id,
+                    "polarity": m.polarity,
+                    "score": m.score,
+                    "similarity": m.similarity,
+                    "matched_terms": m.matched_terms,
+                    "snippet": m.snippet,
+                    "created_at": now,
+                },
+            ).scalar()
+            if new_id is not None:
+                created.append((new_id, index))
+                signal_id = new_id
+            else:
+                signal_id = conn.execute(
+                    select(signals_t.c.id).where(
+                        signals_t.c.story_id == story_id,
+                        signals_t.c.thesis_id == m.thesis_id,
+                        signals_t.c.criterion_id == m.criterion_id,
+                    )
+                ).scalar_one()
+            conn.execute(
+                add_source, {"signal_id": signal_id, "item_id": item_id, "created_at": now}
+            )
         return created
 
     def assign_stories(self, pairs: Sequence[tuple[int, int]]) -> None:
@@ -588,20 +623,25 @@ class SqlStore:
 
     def enqueue_deliveries(self, signal_ids: Sequence[int], channel: str, now: datetime) -> None:
         """One pending delivery per (signal, channel); enqueuing again changes nothing."""
-        stmt = self._insert(deliveries_t).on_conflict_do_nothing()
         with self._transaction(f"queueing deliveries to {channel}") as conn:
-            for signal_id in signal_ids:
-                conn.execute(
-                    stmt,
-                    {
-                        "signal_id": signal_id,
-                        "channel": channel,
-                        "status": "pending",
-                        "attempts": 0,
-                        "next_attempt": now,
-                        "created_at": now,
-                    },
-                )
+            self._enqueue(conn, signal_ids, channel, now)
+
+    def _enqueue(
+        self, conn: Connection, signal_ids: Sequence[int], channel: str, now: datetime
+    ) -> None:
+        stmt = self._insert(deliveries_t).on_conflict_do_nothing()
+        for signal_id in signal_ids:
+            conn.execute(
+                stmt,
+                {
+                    "signal_id": signal_id,
+                    "channel": channel,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt": now,
+                    "created_at": now,
+                },
+            )
 
     def due_deliveries(self, channel: str, now: datetime, limit: int = 100) -> list[DeliveryTask]:
         """Pending or failed deliveries whose ``next_attempt`` has come, oldest first.

@@ -124,6 +124,7 @@ class ItemRow(StoreModel, table=True):
         ),
         Index("ix_items_first_seen", "first_seen"),
         Index("ix_items_story_id", "story_id"),
+        Index("ix_items_unmatched", "matched_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -140,6 +141,8 @@ class ItemRow(StoreModel, table=True):
     first_seen: datetime = Field(sa_type=UTCDateTime, nullable=False)
     # the first item of the story this item repeats (story dedupe); NULL: its own story
     story_id: int | None = None
+    # set in the transaction that stores the item's signals: NULL means "match me"
+    matched_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ThesisRow(StoreModel, table=True):
