@@ -252,19 +252,24 @@ def theses(config: ConfigOption = None) -> None:
 
 @app.command()
 def sources(config: ConfigOption = None) -> None:
-    """Each source's health: last attempt and success, status, failures, next poll."""
+    """Each configured source's health: last attempt and success, status, failures, next
+    poll (a source never polled shows dashes). Reads only."""
     from monitor.review import print_sources
     from monitor.store.sql import SqlStore
+    from monitor.types import SourceHealth
 
     try:
         cfg, env = load(config)
         store = SqlStore(env.database_url)
         store.migrate()
-        store.sync_sources(cfg.sources, datetime.now(UTC))
-        health = store.source_health()
+        known = {h.name: h for h in store.source_health(active_only=False)}
         store.close()
     except MonitorError as e:
         raise fail(e) from e
+    # read-only: a daemon may run with another config; never change what it polls
+    health = [
+        known.get(s.name) or SourceHealth(s.name, s.url, s.interval, s.tags) for s in cfg.sources
+    ]
     print_sources(health, sys.stdout)
 
 
@@ -291,7 +296,9 @@ def backtest(
     try:
         cfg, env = load(config)
         service = Service(cfg, env, notifier=ConsoleNotifier(sys.stderr))
-        service.start()
+        service.store.migrate()  # no sync: the running daemon's sources and theses stay as they are
+        for problem in service.rulebook.refresh()[1]:
+            typer.echo(f"rule problem: {problem}", err=True)
     except MonitorError as e:
         raise fail(e) from e
     try:

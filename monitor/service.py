@@ -66,6 +66,7 @@ class Service:
         self.notifier = notifier or notifier_from_env(env.values, stream or sys.stdout)
         self.fetcher = fetcher or HttpFetcher()
         self.pipeline = Pipeline(self.store, self.fetcher, self.notifier, embedder=self.embedder)
+        self.theses_synced = False  # the loaded rule set is in the database
 
     def make_matcher(self, theses: Sequence[Thesis]) -> Matcher:
         return Matcher(theses, embedder=self.embedder)
@@ -83,8 +84,11 @@ class Service:
         for error in errors:
             log.error("rule file problem: %s", error)
         if changed:
+            self.theses_synced = False
+        if not self.theses_synced:  # retried until it succeeds: signals need the criteria
             theses = self.rulebook.theses
             self.store.sync_theses(theses, self.clock())
+            self.theses_synced = True
             log.info("monitoring %d thesis(es): %s", len(theses), ", ".join(t.id for t in theses))
         return errors
 

@@ -104,6 +104,19 @@ def test_run_once_posts_alerts_to_slack_and_signals_lists_them(
     health = monitor(tmp_path, "sources", env=env)
     assert "down" in health.stdout and "404" in health.stdout
 
+    # `sources` only reads: another config must not change what the daemon polls
+    other = tmp_path / "other.yaml"
+    other.write_text("sources:\n  - name: fresh\n    url: https://example.com/f\n", "utf-8")
+    listed = monitor(tmp_path, "sources", "--config", str(other), env=env).stdout
+    assert "fresh" in listed and "wire" not in listed
+    from monitor.store import SqlStore
+
+    store = SqlStore(f"sqlite:///{tmp_path / 'data' / 'monitor.db'}")
+    try:
+        assert {h.name for h in store.source_health()} == {"wire", "down"}
+    finally:
+        store.close()
+
 
 def test_run_once_without_slack_prints_alerts_to_the_console(
     tmp_path: Path, feed_server: FeedServer

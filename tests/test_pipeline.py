@@ -281,3 +281,28 @@ def test_items_whose_matching_failed_are_matched_on_the_next_cycle(
 
     assert report.new_items == 0 and len(report.new_signals) == 2
     assert len(fake_slack.messages) == 2
+
+
+def test_a_failed_thesis_sync_is_retried_before_matching(
+    tmp_path: Path, feed_server: FeedServer, service_factory, clock: Clock
+) -> None:
+    from monitor.errors import StorageError
+
+    url = feed_server.add("/feed.xml", rss([KILL_ITEM]))
+    service = service_factory({"wire": url})
+    rule = tmp_path / "rules" / "nuclear.yaml"
+    rule.write_text(rule.read_text(encoding="utf-8").replace("kill-1", "kill-2"), "utf-8")
+    real = service.store.sync_theses
+    failures = [StorageError("database is locked")]
+
+    def flaky(*args: object, **kwargs: object) -> None:
+        if failures:
+            raise failures.pop()
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    service.store.sync_theses = flaky  # type: ignore[method-assign]
+    assert service.run_cycle_safely() is None  # the sync failed: no cycle ran
+    clock.advance(seconds=15)
+    report = service.run_cycle()
+
+    assert [s.criterion_id for s in service.store.get_signals(report.new_signals)] == ["kill-2"]
