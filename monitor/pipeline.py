@@ -244,8 +244,11 @@ class Pipeline:
         for task in self.store.due_deliveries(self.notifier.channel, now):
             try:
                 receipt = self.notifier.send(Alert.from_signal(task.signal))
-            except NotifyError as e:
-                retry_at = decide.next_delivery_attempt(now, task.attempts + 1, e.retry_after)
+            except Exception as e:  # NotifyError, or a library surprise: never lose the alert
+                if not isinstance(e, NotifyError):
+                    log.exception("alert for signal %d: unexpected error", task.signal.id)
+                retry_after = e.retry_after if isinstance(e, NotifyError) else None
+                retry_at = decide.next_delivery_attempt(now, task.attempts + 1, retry_after)
                 self.store.mark_failed(task.id, now, str(e), retry_at)
                 self.deliveries_paused_until = retry_at
                 report.alerts_failed += 1

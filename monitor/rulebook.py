@@ -87,7 +87,11 @@ class RuleBook:
         return changed, errors
 
     def _load_one(self, path: Path, stamp: str) -> list[RuleError]:
-        theses, problems = check_rule_files([path])
+        try:
+            theses, problems = check_rule_files([path])
+        except Exception as error:  # a loader bug must not stop every cycle: report the file
+            log.exception("unexpected error while loading %s", path)
+            return [RuleError(f"cannot load rule file: {error!r}", str(path))]
         if problems:
             return problems
         thesis = theses[0]

@@ -353,3 +353,30 @@ def test_fake_accepts_a_form_encoded_post_with_a_token_field(fake_slack: FakeSla
     [message] = fake_slack.messages
     assert message.text == "hello"
     assert message.blocks == [{"type": "section", "text": {"type": "mrkdwn", "text": "hi"}}]
+
+
+def test_a_response_cut_off_mid_body_is_a_notify_error() -> None:
+    """A proxy that drops the connection mid-answer (http.client.IncompleteRead) is a
+    delivery failure to retry, not an exception that escapes the notifier."""
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def answer_half() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nok")
+
+    thread = threading.Thread(target=answer_half, daemon=True)
+    thread.start()
+    port = listener.getsockname()[1]
+    try:
+        notifier = SlackWebhookNotifier(f"http://127.0.0.1:{port}/services/T/B/x", timeout=5)
+        with pytest.raises(NotifyError):
+            notifier.send(ALERT)
+    finally:
+        thread.join(timeout=10)
+        listener.close()

@@ -503,3 +503,15 @@ def test_positive_count_counts_distinct_positive_terms() -> None:
     query = parse_query("(a OR b OR a) AND title:a AND NOT c AND x NEAR y")
     assert query.positive_count == 5
     assert [str(t) for t in query.positive_terms()] == ["a", "b", "title:a", "x", "y"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("(" * 40 + "a" + ")" * 40, "nest deeper than 32"),
+        ("NOT " * 2000 + "a b", "nested too deeply|NOT alone"),
+    ],
+)
+def test_pathologically_nested_queries_are_syntax_errors(text: str, message: str) -> None:
+    with pytest.raises(QuerySyntaxError, match=message):
+        parse_query(text)

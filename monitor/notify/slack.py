@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from http.client import HTTPException
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -129,7 +130,7 @@ class SlackBotNotifier:
             )
         except SlackApiError as e:
             raise self._api_failure(e) from e
-        except (SlackClientError, OSError) as e:  # URLError, refused, timeout
+        except (SlackClientError, OSError, HTTPException) as e:  # refused, timeout, cut off
             raise NotifyError(self.channel, f"cannot reach Slack: {_reason(e)}") from e
         ts = response.get("ts")
         log.info("posted signal %s to %s (ts %s)", alert.signal_id, self.channel, ts)
@@ -170,7 +171,7 @@ class SlackWebhookNotifier:
                 unfurl_links=False,
                 unfurl_media=False,
             )
-        except (SlackClientError, OSError) as e:
+        except (SlackClientError, OSError, HTTPException) as e:
             raise NotifyError(
                 self.channel, f"cannot reach webhook host {self.host}: {_reason(e)}"
             ) from e

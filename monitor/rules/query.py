@@ -755,12 +755,36 @@ def expand_groups(text: str, groups: Mapping[str, Sequence[str]]) -> str:
 # ---------------------------------------------------------------------------------- parse_query
 
 
+MAX_NESTING = 32
+
+
+def _check_nesting(text: str) -> None:
+    """Refuse parentheses nested deeper than MAX_NESTING (outside quotes) before parsing."""
+    depth = 0
+    quoted = False
+    for position, char in enumerate(text):
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise QuerySyntaxError(
+                    f"parentheses nest deeper than {MAX_NESTING} levels", text, position
+                )
+        elif not quoted and char == ")":
+            depth = max(0, depth - 1)
+
+
 def parse_query(text: str, groups: Mapping[str, Sequence[str]] | None = None) -> Query:
     """Parse ``text`` into a :class:`Query`; raise ``QuerySyntaxError`` with the offset.
 
     ``groups`` maps group names (without ``$``) to their entries (see :func:`parse_group_entry`).
     """
-    root = _Parser(text, groups if groups is not None else {}).parse()
+    _check_nesting(text)
+    try:
+        root = _Parser(text, groups if groups is not None else {}).parse()
+    except RecursionError as error:  # e.g. a thousand NOTs in a row
+        raise QuerySyntaxError("query is nested too deeply", text, 0) from error
     negative = root.first_negative_only()
     if negative is not None:
         raise QuerySyntaxError(
