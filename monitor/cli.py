@@ -148,15 +148,14 @@ def import_brief(
     """Turn a brief into a rule file (default: <first rules folder>/<thesis id>.yaml)."""
     from monitor.briefs import parse_brief
     from monitor.rules.files import dump_rule_file
+    from monitor.textfile import read_text_file
 
     try:
-        thesis = parse_brief(brief.read_text(encoding="utf-8"), str(brief))
+        thesis = parse_brief(read_text_file(brief, "brief"), str(brief))
         if output is None:
             cfg, _ = load(config)
             folder = next((p for p in cfg.rule_paths if p.suffix not in (".yaml", ".yml")), None)
             output = (folder or Path("rules")) / f"{thesis.id}.yaml"
-    except OSError as e:
-        raise fail(ConfigError(f"cannot read brief: {e.strerror}", str(brief))) from e
     except MonitorError as e:
         raise fail(e) from e
     text = dump_rule_file(thesis)

@@ -146,12 +146,9 @@ def _feedback_labels(config: Path | None, theses: list[Thesis]) -> list[LabeledI
 def _theses(rules: Path | None, brief: Path | None) -> list[Thesis]:
     if brief is not None:
         from monitor.briefs import parse_brief
+        from monitor.textfile import read_text_file
 
-        try:
-            text = brief.read_text(encoding="utf-8")
-        except OSError as error:
-            raise ConfigError(f"cannot read brief: {error.strerror}", str(brief)) from error
-        return [parse_brief(text, str(brief))]
+        return [parse_brief(read_text_file(brief, "brief"), str(brief))]
     assert rules is not None
     from monitor.rules.files import check_rule_files, expand_rule_paths
 

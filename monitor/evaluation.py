@@ -25,6 +25,7 @@ from typing import Any
 from monitor.errors import ConfigError
 from monitor.matching.engine import Matcher, Mode
 from monitor.semantic.embedder import Embedder, embedding_text
+from monitor.textfile import read_text_file
 from monitor.types import Item, Thesis
 
 SCORED_POLARITIES = ("confirm", "kill")
@@ -116,10 +117,7 @@ def _ratio(a: float, b: float) -> float:
 def load_labeled(path: Path) -> list[LabeledItem]:
     """Read a labeled JSONL file; raise ConfigError naming the file and line of a bad row."""
     found: list[LabeledItem] = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as error:
-        raise ConfigError(f"cannot read labeled items: {error.strerror}", str(path)) from error
+    lines = read_text_file(path, "labeled items file").splitlines()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue

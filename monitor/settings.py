@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import ConfigError
+from monitor.textfile import read_text_file
 from monitor.types import SourceConfig
 from monitor.yamlutil import LineMap, load_yaml
 
@@ -95,17 +96,17 @@ def parse_interval(text: str) -> timedelta:
     if not parts or _INTERVAL_PART.sub("", compact).strip():
         raise ValueError(f"bad interval {text!r}: use a number and a unit, like 30s, 15m, 1h, 1d")
     total = timedelta()
-    for number, unit in parts:
-        total += timedelta(**{_UNITS[unit]: int(number)})
+    try:
+        for number, unit in parts:
+            total += timedelta(**{_UNITS[unit]: int(number)})
+    except OverflowError as e:
+        raise ValueError(f"bad interval {text!r}: too long") from e
     return total
 
 
 def load_config(path: Path) -> Config:
     """Read and validate the config file; raises ConfigError with ``file:line``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"cannot read config file: {e.strerror}", str(path)) from e
+    text = read_text_file(path, "config file")
     data, lines = load_yaml(text, str(path), error_cls=ConfigError)
     where = str(path)
     if not isinstance(data, dict):

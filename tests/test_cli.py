@@ -308,3 +308,20 @@ def test_eval_prints_micro_and_per_criterion_figures_for_curated_and_automatic_r
     assert automatic.returncode == 0 and "micro" in automatic.stdout
     assert "misses" in automatic.stdout and "false alarms" in automatic.stdout
     assert neither.returncode == 2 and "--rules" in neither.stderr
+
+
+def test_unreadable_inputs_are_clear_errors_not_tracebacks(tmp_path: Path) -> None:
+    (tmp_path / "monitor.yaml").write_bytes(b"sources:\n  - name: caf\xe9\n")
+    config = monitor(tmp_path, "check")
+    assert config.returncode == 1 and "monitor.yaml: config file is not UTF-8" in config.stderr
+
+    brief = tmp_path / "latin1.txt"
+    brief.write_bytes(b"Investor overlay\n- caf\xe9\n")
+    imported = monitor(tmp_path, "import-brief", str(brief), "-o", "-")
+    assert imported.returncode == 2 and "brief is not UTF-8" in imported.stderr
+
+    write_config(tmp_path, {"wire": "https://example.com/feed"})
+    env = clean_env(tmp_path, DATABASE_URL="postgresql+psycopg://u:pw@localhost:99x/db")
+    bad_url = monitor(tmp_path, "signals", env=env)
+    assert bad_url.returncode == 3 and "invalid database URL" in bad_url.stderr
+    assert "Traceback" not in config.stderr + imported.stderr + bad_url.stderr

@@ -102,8 +102,13 @@ class SqlStore:
     def __init__(self, url: str) -> None:
         try:
             parsed = make_url(url)
-        except SQLAlchemyError as e:
-            raise StorageError(f"invalid database URL: {e}") from e
+            parsed.render_as_string()  # a bad port only shows here
+        except (SQLAlchemyError, ValueError) as e:
+            # not {e}: the message could quote the URL and its password
+            raise StorageError(
+                f"invalid database URL ({type(e).__name__}): check DATABASE_URL, e.g. "
+                "postgresql+psycopg://user:password@host:5432/db"
+            ) from e
         self._password = parsed.password if isinstance(parsed.password, str) else None
         self.safe_url = parsed.render_as_string(hide_password=True)
         self._sqlite = parsed.get_backend_name() == "sqlite"
