@@ -198,7 +198,7 @@ def signals(
     polarity: Annotated[str | None, typer.Option(help="confirm, kill or watch.")] = None,
     since: Annotated[str | None, typer.Option(help="7d, 12h, or an ISO date.")] = None,
     source: Annotated[str | None, typer.Option(help="Only this source name.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
+    limit: Annotated[int, typer.Option(min=0, help="At most this many rows.")] = 50,
     format: Annotated[
         OutputFormat, typer.Option("--format", help="Output format.")
     ] = OutputFormat.table,
@@ -333,10 +333,15 @@ def feedback(
         _, env = load(config)
         store = SqlStore(env.database_url)
         store.migrate()
-        store.add_feedback(signal_id, verdict.value, note, datetime.now(UTC))
+        known = bool(store.get_signals([signal_id]))
+        if known:
+            store.add_feedback(signal_id, verdict.value, note, datetime.now(UTC))
         store.close()
     except MonitorError as e:
         raise fail(e) from e
+    if not known:
+        typer.echo(f"error: no signal #{signal_id}: see `monitor signals` for ids", err=True)
+        raise typer.Exit(2)
     typer.echo(f"signal #{signal_id} marked {verdict.value}")
 
 

@@ -4,7 +4,9 @@ Two items are the same story when their titles share most content words (Jaccard
 title words of three letters or more, minus stop words, at least four such words each) or
 their title+summary texts share most word 3-shingles (Jaccard ≥ 0.5). Wire copies, syndicated
 posts and lightly edited rewrites pass; two different stories about the same company do not.
-The pipeline looks back ``STORY_WINDOW`` (3 days of first-seen items).
+Titles that both carry numbers must carry the same ones ("Daily Energy Brief: May 12" and
+"…: May 13" are two stories). The pipeline looks back ``STORY_WINDOW`` (3 days of
+first-seen items).
 """
 
 from __future__ import annotations
@@ -76,7 +78,14 @@ def jaccard(a: frozenset[object], b: frozenset[object]) -> float:
     return len(a & b) / len(a | b)
 
 
+def title_numbers(item: Item) -> frozenset[str]:
+    return frozenset(w for w in _WORD.findall(item.title) if w.isdigit())
+
+
 def same_story(a: Item, b: Item) -> bool:
+    na, nb = title_numbers(a), title_numbers(b)
+    if na and nb and na != nb:
+        return False  # another day, issue or figure of a recurring series is another story
     ta, tb = title_words(a), title_words(b)
     if min(len(ta), len(tb)) >= MIN_TITLE_WORDS and jaccard(ta, tb) >= TITLE_JACCARD:
         return True

@@ -246,7 +246,7 @@ def test_feedback_is_recorded_and_theses_shows_precision_per_criterion(
 
     assert useful.returncode == 0 and "marked useful" in useful.stdout
     assert noise.returncode == 0
-    assert unknown.returncode == 3 and "no signal #999" in unknown.stderr
+    assert unknown.returncode == 2 and "no signal #999" in unknown.stderr
     assert bad.returncode == 2  # usage error: the verdict is checked before anything runs
     theses = monitor(tmp_path, "theses").stdout
     precision = {

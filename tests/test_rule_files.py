@@ -252,6 +252,8 @@ VALUE_ERRORS = [
     ("threshold: 0.5", "threshold: high", "high", "threshold must be a number"),
     ("threshold: 0.5", "threshold: -1", "-1", "threshold must be a number"),
     ("threshold: 0.5", "threshold: true", "true", "threshold must be a number"),
+    ("threshold: 0.5", "threshold: .nan", ".nan", "threshold must be a number"),
+    ("threshold: 0.5", "threshold: .inf", ".inf", "threshold must be a number"),
     ("text: Regulators approve co-location.", "text: ''", "''", "criteria[1].text"),
     (
         "id: kill-1\n    polarity: kill",

@@ -633,3 +633,15 @@ def test_upgrade_from_0001_keeps_signals_and_backfills_their_sources(sqlite_url:
         assert s.add_signals([(1, match("c1"))], NOW) == []  # still unique per story
     finally:
         s.close()
+
+
+def test_a_delivery_waiting_for_its_retry_holds_back_younger_ones(store: SqlStore) -> None:
+    ids = seeded(store, n_items=2)
+    sig = store.add_signals([(ids[0], match("c1")), (ids[1], match("c1"))], NOW)
+    store.enqueue_deliveries(sig, "slack:#x", NOW)
+    first = store.due_deliveries("slack:#x", NOW)[0]
+    store.mark_failed(first.id, NOW, "Slack is down", NOW + timedelta(minutes=1))
+
+    assert store.due_deliveries("slack:#x", NOW + timedelta(seconds=30)) == []
+    later = store.due_deliveries("slack:#x", NOW + timedelta(minutes=1))
+    assert [t.signal.id for t in later] == sig

@@ -42,6 +42,11 @@ BODY = (
         ),
         (item("AI news"), item("AI news"), False),  # too short to call, and no text
         (
+            item("Daily Energy Brief: May 12, 2026", BODY),
+            item("Daily Energy Brief: May 13, 2026", BODY),
+            False,
+        ),
+        (
             item("Google releases Gemini 3.5 Flash model"),
             item("Google releases Gemini 3.5 Pro model with larger context window"),
             False,

@@ -59,6 +59,7 @@ Decisions:
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
@@ -278,7 +279,12 @@ class _Checker:
     def threshold(self, value: Any, address: tuple[Hashable, ...], name: str) -> float:
         if value is None:
             return 0.0
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value < 0
+        ):
             self.fail(f"{name}.threshold must be a number >= 0, got {value!r}", address)
             return 0.0
         return float(value)

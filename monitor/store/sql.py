@@ -649,10 +649,10 @@ class SqlStore:
             )
 
     def due_deliveries(self, channel: str, now: datetime, limit: int = 100) -> list[DeliveryTask]:
-        """Pending or failed deliveries whose ``next_attempt`` has come, oldest first.
-
-        "Oldest" is queue order (delivery id, i.e. when it was enqueued), so that alerts go out
-        in the order their signals were found even after a retry.
+        """The due head of the channel's queue: pending or failed deliveries in queue order
+        (delivery id, i.e. when they were enqueued), up to the first one whose
+        ``next_attempt`` has not come. An alert waiting for its retry holds back the younger
+        ones, so alerts go out in the order their signals were found, across restarts too.
         """
         query = (
             select(
@@ -670,24 +670,29 @@ class SqlStore:
             .where(
                 deliveries_t.c.channel == channel,
                 deliveries_t.c.status.in_(["pending", "failed"]),
-                deliveries_t.c.next_attempt <= now,
             )
             .order_by(deliveries_t.c.id)
             .limit(limit)
         )
         with self._transaction(f"reading deliveries to {channel}", write=False) as conn:
-            return [
-                DeliveryTask(
-                    id=r.delivery_id,
-                    signal=_signal(r),
-                    channel=r.channel,
-                    attempts=r.attempts,
-                    status=cast(DeliveryStatus, r.status),
-                    last_error=r.last_error,
-                    next_attempt=r.next_attempt,
-                )
-                for r in conn.execute(query)
-            ]
+            rows = conn.execute(query).all()
+        due = []
+        for r in rows:
+            if r.next_attempt is not None and r.next_attempt > now:
+                break
+            due.append(r)
+        return [
+            DeliveryTask(
+                id=r.delivery_id,
+                signal=_signal(r),
+                channel=r.channel,
+                attempts=r.attempts,
+                status=cast(DeliveryStatus, r.status),
+                last_error=r.last_error,
+                next_attempt=r.next_attempt,
+            )
+            for r in due
+        ]
 
     def mark_sent(self, delivery_id: int, now: datetime, ts: str | None) -> None:
         self._update_delivery(
