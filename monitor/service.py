@@ -76,6 +76,13 @@ class Service:
         the database is unreachable; returns the rule problems (reported, not fatal)."""
         now = self.clock()
         self.store.migrate()
+        moved = self.store.requeue_deliveries(self.notifier.channel, now)
+        if moved:
+            log.warning(
+                "%d unsent alert(s) queued for another destination now go to %s",
+                moved,
+                self.notifier.channel,
+            )
         self.store.sync_sources(self.config.sources, now)
         return self.refresh_rules()
 

@@ -645,3 +645,16 @@ def test_a_delivery_waiting_for_its_retry_holds_back_younger_ones(store: SqlStor
     assert store.due_deliveries("slack:#x", NOW + timedelta(seconds=30)) == []
     later = store.due_deliveries("slack:#x", NOW + timedelta(minutes=1))
     assert [t.signal.id for t in later] == sig
+
+
+def test_unsent_deliveries_follow_a_new_destination(store: SqlStore) -> None:
+    ids = seeded(store, n_items=3)
+    sig = store.add_signals([(i, match("c1")) for i in ids], NOW)
+    store.enqueue_deliveries(sig, "slack:#old", NOW)
+    store.mark_sent(store.due_deliveries("slack:#old", NOW)[0].id, NOW, "1.1")
+    store.enqueue_deliveries([sig[2]], "slack-webhook", NOW)  # already queued there too
+
+    assert store.requeue_deliveries("slack-webhook", NOW) == 1
+    moved = store.due_deliveries("slack-webhook", NOW)
+    assert sorted(t.signal.id for t in moved) == sorted(sig[1:])
+    assert store.due_deliveries("slack:#old", NOW)[0].signal.id == sig[2]  # left: no duplicate

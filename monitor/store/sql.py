@@ -648,6 +648,32 @@ class SqlStore:
                 },
             )
 
+    def requeue_deliveries(self, channel: str, now: datetime) -> int:
+        """Move unsent deliveries queued for another channel (the Slack settings changed)
+        to ``channel``, due now; returns how many moved. None is dropped."""
+        moved = 0
+        with self._transaction(f"requeueing deliveries to {channel}") as conn:
+            stranded = conn.execute(
+                select(deliveries_t.c.id, deliveries_t.c.signal_id).where(
+                    deliveries_t.c.channel != channel,
+                    deliveries_t.c.status.in_(["pending", "failed"]),
+                )
+            ).all()
+            for r in stranded:
+                taken = conn.execute(
+                    select(deliveries_t.c.id).where(
+                        deliveries_t.c.signal_id == r.signal_id, deliveries_t.c.channel == channel
+                    )
+                ).first()
+                if taken is None:
+                    conn.execute(
+                        update(deliveries_t)
+                        .where(deliveries_t.c.id == r.id)
+                        .values(channel=channel, next_attempt=now)
+                    )
+                    moved += 1
+        return moved
+
     def due_deliveries(self, channel: str, now: datetime, limit: int = 100) -> list[DeliveryTask]:
         """The due head of the channel's queue: pending or failed deliveries in queue order
         (delivery id, i.e. when they were enqueued), up to the first one whose
