@@ -41,6 +41,7 @@ class Route:
     last_modified: str | None = None
     huge_bytes: int | None = None  # stream this many bytes of filler instead of ``body``
     hang: bool = False
+    held: bool = False  # answer ``body`` only once ``FeedServer.release`` is set
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ class FeedServer:
         self.routes: dict[str, Route] = {}
         self.requests: list[RecordedRequest] = []
         self.release = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._arrived = threading.Condition(self._lock)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
@@ -115,13 +117,24 @@ class FeedServer:
         self.routes[path] = Route(hang=True)
         return self.url(path)
 
+    def add_held(self, path: str, body: bytes) -> str:
+        """Serve ``body`` on ``path``, but only after ``release`` is set (a slow feed)."""
+        self.routes[path] = Route(body, 200, {"Content-Type": "application/xml"}, held=True)
+        return self.url(path)
+
+    def wait_for_request(self, path: str, timeout: float = 30.0) -> bool:
+        """Block until a request for ``path`` arrived (woken by each request)."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: bool(self.requests_to(path)), timeout)
+
     def requests_to(self, path: str) -> list[RecordedRequest]:
         with self._lock:
             return [r for r in self.requests if r.path == path]
 
     def record(self, request: RecordedRequest) -> None:
-        with self._lock:
+        with self._arrived:
             self.requests.append(request)
+            self._arrived.notify_all()
 
     def start(self) -> FeedServer:
         self._thread.start()
@@ -156,6 +169,9 @@ def _handler_for(server: FeedServer) -> type[BaseHTTPRequestHandler]:
                 self._send(404, {"Content-Type": "text/plain"}, b"no such route\n")
             elif route.hang:
                 server.release.wait()
+            elif route.held:
+                server.release.wait()
+                self._send(200, route.headers, route.body)
             elif _not_modified(route, self.headers):
                 self._send(304, _validators(route), b"")
             elif route.huge_bytes is not None:

@@ -325,3 +325,32 @@ def test_unreadable_inputs_are_clear_errors_not_tracebacks(tmp_path: Path) -> No
     bad_url = monitor(tmp_path, "signals", env=env)
     assert bad_url.returncode == 3 and "invalid database URL" in bad_url.stderr
     assert "Traceback" not in config.stderr + imported.stderr + bad_url.stderr
+
+
+def test_sigterm_during_a_cycle_lets_its_writes_and_alerts_finish(
+    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack
+) -> None:
+    url = feed_server.add_held("/feed.xml", rss([CONFIRM_ITEM]))
+    write_config(tmp_path, {"wire": url})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run", "--tick", "0.2"],
+        cwd=tmp_path,
+        env=slack_env(tmp_path, fake_slack),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert feed_server.wait_for_request("/feed.xml"), "the daemon never polled"
+        proc.send_signal(signal.SIGTERM)  # the cycle is in flight: its fetch is held
+        feed_server.release.set()
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    assert "received SIGTERM" in stderr and "stopped" in stderr
+    assert len(fake_slack.messages) == 1  # the in-flight cycle stored its signal and alerted
+    rows = json.loads(monitor(tmp_path, "signals", "--format", "json").stdout)
+    assert [r["item_title"] for r in rows] == [CONFIRM_ITEM[1]]
