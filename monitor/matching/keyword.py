@@ -119,11 +119,10 @@ class KeywordMatcher:
         candidates = set(chain.from_iterable(map(postings.__getitem__, hits)))
         tests, collectors = self._tests, self._collectors
         found: list[tuple[int, tuple[str, ...]]] = []
-        for index in sorted(candidates):
-            if tests[index](hits, doc):
-                terms: list[str] = []
-                if collectors[index](hits, doc, terms):
-                    found.append((index, tuple(dict.fromkeys(terms))))
+        for index in sorted([i for i in candidates if tests[i](hits, doc)]):
+            terms: list[str] = []
+            if collectors[index](hits, doc, terms):
+                found.append((index, tuple(dict.fromkeys(terms))))
         return found
 
     def match_item(self, item: Item) -> list[tuple[int, tuple[str, ...]]]:
@@ -176,8 +175,7 @@ class KeywordMatcher:
         if isinstance(node, Not):
             child = self._compile(node.child)
             if isinstance(child, frozenset):
-                absent = child
-                return lambda hits, doc: absent.isdisjoint(hits)
+                return _Absent(child)
             return lambda hits, doc: not child(hits, doc)
         if isinstance(node, Or):
             return _any_of([self._compile(c) for c in node.children])
@@ -230,6 +228,18 @@ class KeywordMatcher:
 
             return collect_all
         if isinstance(node, Or):
+            words = [self._word_atom(c) for c in node.children]
+            if None not in words:
+                # An OR of exact words (the usual criterion group): one pass over the hits.
+                texts = [c.text for c in node.children if isinstance(c, Term)]
+                pairs = tuple(zip(words, texts, strict=True))
+
+                def collect_words(hits: Hits, doc: Document, out: list[str]) -> bool:
+                    found = [text for atom, text in pairs if atom in hits]
+                    out.extend(found)
+                    return bool(found)
+
+                return collect_words
             branches = [self._collector(c) for c in node.children]
 
             def collect_any(hits: Hits, doc: Document, out: list[str]) -> bool:
@@ -240,6 +250,15 @@ class KeywordMatcher:
 
             return collect_any
         raise TypeError(f"unknown query node {node!r}")
+
+    def _word_atom(self, node: Node) -> int | None:
+        """The atom of an exact word (a term :meth:`_compile` turns into one atom), else None."""
+        if isinstance(node, Term):
+            compiled = self._compile(node)
+            if isinstance(compiled, frozenset):
+                (atom,) = compiled
+                return atom
+        return None
 
     def _anchor(self, node: Node) -> frozenset[int] | None:
         """Atoms one of which is present whenever ``node`` matches; None if there are none."""
@@ -277,6 +296,19 @@ class KeywordMatcher:
         return total
 
 
+class _Absent:
+    """The compiled ``NOT`` of an OR of words: true when none of ``absent`` is hit. Callable
+    like any test; :func:`_all_of` merges these into one set check."""
+
+    __slots__ = ("absent",)
+
+    def __init__(self, absent: frozenset[int]) -> None:
+        self.absent = absent
+
+    def __call__(self, hits: Hits, doc: Document) -> bool:
+        return self.absent.isdisjoint(hits)
+
+
 def _as_test(compiled: Compiled) -> Test:
     if isinstance(compiled, frozenset):
         atoms = compiled
@@ -295,18 +327,87 @@ def _any_of(children: list[Compiled]) -> Compiled:
 
 
 def _all_of(children: list[Compiled]) -> Test:
-    # Cheap set tests first, then the ones that may look at positions.
-    tests = [_as_test(c) for c in children if isinstance(c, frozenset)]
-    tests += [c for c in children if not isinstance(c, frozenset)]
+    """Every child holds. Decisions, for speed (a candidate test is one or two Python calls):
+    the OR-of-words children (frozensets) are checked inline with ``isdisjoint``, first; the
+    NOT-of-words children merge into one ``absent`` set (disjoint from each iff disjoint from
+    their union), checked next; the tests that may look at positions come last."""
+    present = [c for c in children if isinstance(c, frozenset)]
+    absent_sets = [c.absent for c in children if isinstance(c, _Absent)]
+    others = [c for c in children if not isinstance(c, frozenset | _Absent)]
+    absent = frozenset().union(*absent_sets) if absent_sets else None
+    test = _present_test(present, absent)
+    if not others:
+        assert test is not None
+        return test
+    if test is None and len(others) == 1:
+        return others[0]
+    rest = others[0] if len(others) == 1 else _every(others)
+    if test is None:
+        return rest
+    first = test
+    return lambda hits, doc: first(hits, doc) and rest(hits, doc)
 
-    # Unrolled for the usual two to four AND'ed groups: cheaper than all() over a generator.
-    if len(tests) == 1:
-        return tests[0]
+
+def _every(tests: list[Test]) -> Test:
     if len(tests) == 2:
         a, b = tests
         return lambda hits, doc: a(hits, doc) and b(hits, doc)
-    if len(tests) == 3:
-        a, b, c = tests
-        return lambda hits, doc: a(hits, doc) and b(hits, doc) and c(hits, doc)
-    first, rest = tests[0], _all_of(list(tests[1:]))
-    return lambda hits, doc: first(hits, doc) and rest(hits, doc)
+    return lambda hits, doc: all(test(hits, doc) for test in tests)
+
+
+def _present_test(present: list[frozenset[int]], absent: frozenset[int] | None) -> Test | None:
+    """One closure: each of ``present`` meets the hits and ``absent`` (if any) does not.
+    Unrolled for the usual two to four groups."""
+    if absent is None:
+        if not present:
+            return None
+        if len(present) == 1:
+            (a,) = present
+            return lambda hits, doc: not a.isdisjoint(hits)
+        if len(present) == 2:
+            a, b = present
+            return lambda hits, doc: not (a.isdisjoint(hits) or b.isdisjoint(hits))
+        if len(present) == 3:
+            a, b, c = present
+            return lambda hits, doc: (
+                not (a.isdisjoint(hits) or b.isdisjoint(hits) or c.isdisjoint(hits))
+            )
+        if len(present) == 4:
+            a, b, c, d = present
+            return lambda hits, doc: (
+                not (
+                    a.isdisjoint(hits)
+                    or b.isdisjoint(hits)
+                    or c.isdisjoint(hits)
+                    or d.isdisjoint(hits)
+                )
+            )
+        sets = tuple(present)
+        return lambda hits, doc: not any(s.isdisjoint(hits) for s in sets)
+    x = absent
+    if not present:
+        return lambda hits, doc: x.isdisjoint(hits)
+    if len(present) == 1:
+        (a,) = present
+        return lambda hits, doc: not a.isdisjoint(hits) and x.isdisjoint(hits)
+    if len(present) == 2:
+        a, b = present
+        return lambda hits, doc: (
+            not (a.isdisjoint(hits) or b.isdisjoint(hits)) and x.isdisjoint(hits)
+        )
+    if len(present) == 3:
+        a, b, c = present
+        return lambda hits, doc: (
+            not (a.isdisjoint(hits) or b.isdisjoint(hits) or c.isdisjoint(hits))
+            and x.isdisjoint(hits)
+        )
+    if len(present) == 4:
+        a, b, c, d = present
+        return lambda hits, doc: (
+            not (
+                a.isdisjoint(hits) or b.isdisjoint(hits) or c.isdisjoint(hits) or d.isdisjoint(hits)
+            )
+            and x.isdisjoint(hits)
+        )
+    sets = tuple(present)
+    return lambda hits, doc: not any(s.isdisjoint(hits) for s in sets) and x.isdisjoint(hits)

@@ -42,8 +42,18 @@ _TOKEN_RE = re.compile(r"[^\W_]+")
 STEM_CACHE_LIMIT = 200_000
 
 
+# ASCII fast path: byte -> itself lower-cased if a letter or digit, else a space. For ASCII text
+# NFKC is the identity, ``casefold`` is ``lower`` and ``[^\W_]`` is ``[A-Za-z0-9]``, so
+# translating and splitting on spaces gives exactly the regex's tokens, about twice as fast.
+_ASCII_TABLE = bytes(
+    ord(ch.lower()) if ch.isascii() and ch.isalnum() else 32 for ch in map(chr, range(256))
+)
+
+
 def tokenize(text: str) -> list[str]:
     """Split ``text`` into lower-case word tokens (see the module docstring for the rules)."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_TABLE).decode("ascii").split()
     return _TOKEN_RE.findall(unicodedata.normalize("NFKC", text).casefold())
 
 
@@ -71,6 +81,18 @@ _stem_of = _STEMS.__getitem__
 def stem(token: str) -> str:
     """The English Snowball stem of a (lower-case) token: ``restarted`` -> ``restart``."""
     return _stem_of(token)
+
+
+def _positions_of(tokens: Sequence[str], token: str) -> tuple[int, ...]:
+    """The ascending positions of ``token`` in ``tokens`` (``tuple.index`` runs in C)."""
+    found: list[int] = []
+    index = -1
+    try:
+        while True:
+            index = tokens.index(token, index + 1)
+            found.append(index)
+    except ValueError:
+        return tuple(found)
 
 
 def _positions(tokens: Sequence[str]) -> dict[str, tuple[int, ...]]:
@@ -131,6 +153,19 @@ class Document:
         return _positions(self.stems)
 
     @cached_property
+    def _stem_places(self) -> dict[str, tuple[int, ...]]:
+        """stem -> positions, filled one stem at a time by :meth:`stem_places`."""
+        return {}
+
+    def stem_places(self, key: str) -> tuple[int, ...]:
+        """Like ``stem_positions.get(key, ())`` without building the whole map: a query
+        usually asks a document for the positions of one or two stems."""
+        places = self._stem_places.get(key)
+        if places is None:
+            places = self._stem_places[key] = _positions_of(self.stems, key)
+        return places
+
+    @cached_property
     def vocabulary(self) -> tuple[str, ...]:
         """Sorted distinct tokens, for prefix lookups."""
         return tuple(sorted(self.token_set))
@@ -163,8 +198,8 @@ class Document:
         """Ascending positions of a query word: tokens starting with ``key`` when ``prefix``,
         else tokens whose stem is ``key``."""
         if not prefix:
-            return self.stem_positions.get(key, ())
-        lists = [self.positions[token] for token in self.tokens_with_prefix(key)]
+            return self.stem_places(key)
+        lists = [_positions_of(self.tokens, token) for token in self.tokens_with_prefix(key)]
         if len(lists) <= 1:
             return lists[0] if lists else ()
         return list(merge(*lists))
