@@ -1,3 +1,3 @@
 """Signal monitor: turns research briefs into monitoring rules, polls feeds, alerts on evidence."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
