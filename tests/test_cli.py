@@ -9,6 +9,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -51,6 +53,25 @@ def slack_env(tmp_path: Path, slack: FakeSlack) -> dict[str, str]:
         SLACK_CHANNEL="#investing",
         SLACK_API_URL=slack.base_url,
     )
+
+
+@contextmanager
+def daemon(tmp_path: Path, slack: FakeSlack) -> Iterator[subprocess.Popen[str]]:
+    """`monitor run` as a real process, ticking fast; killed if a test leaves it running."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run", "--tick", "0.2"],
+        cwd=tmp_path,
+        env=slack_env(tmp_path, slack),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
 def test_every_command_has_help(tmp_path: Path) -> None:
@@ -149,22 +170,10 @@ def test_daemon_polls_alerts_and_stops_cleanly_on_sigterm(
 ) -> None:
     url = feed_server.add("/feed.xml", rss([CONFIRM_ITEM, KILL_ITEM]))
     write_config(tmp_path, {"wire": url})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "run", "--tick", "0.2"],
-        cwd=tmp_path,
-        env=slack_env(tmp_path, fake_slack),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with daemon(tmp_path, fake_slack) as proc:
         assert fake_slack.wait_for_messages(2, timeout=60), "daemon sent no alerts"
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 0, stderr
     assert "received SIGTERM" in stderr and "stopped" in stderr
     assert len(fake_slack.messages) == 2  # polled again on later ticks, no repeats
@@ -332,23 +341,11 @@ def test_sigterm_during_a_cycle_lets_its_writes_and_alerts_finish(
 ) -> None:
     url = feed_server.add_held("/feed.xml", rss([CONFIRM_ITEM]))
     write_config(tmp_path, {"wire": url})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "run", "--tick", "0.2"],
-        cwd=tmp_path,
-        env=slack_env(tmp_path, fake_slack),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with daemon(tmp_path, fake_slack) as proc:
         assert feed_server.wait_for_request("/feed.xml"), "the daemon never polled"
         proc.send_signal(signal.SIGTERM)  # the cycle is in flight: its fetch is held
         feed_server.release.set()
         _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 0, stderr
     assert "received SIGTERM" in stderr and "stopped" in stderr
     assert len(fake_slack.messages) == 1  # the in-flight cycle stored its signal and alerted
