@@ -39,12 +39,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-import snowballstemmer
+from monitor.matching.text import stem as stem_of
 
 SNIPPET_CHARS = 280
 _WORD_RE = re.compile(r"[^\W_]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
-_STEMMER = snowballstemmer.stemmer("english")
 
 _STOPWORD_TEXT = """
     a about above across after again against all almost alongside also although am among an
@@ -94,15 +93,10 @@ def keyword_score(matched: int, positive: int) -> float:
 # ------------------------------------------------------------------------------------ lexical
 
 
-@lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
-    return str(_STEMMER.stemWord(word))
-
-
 def content_stems(text: str) -> list[str]:
     """Stems of the content words of ``text`` (no stopwords, numbers or one-letter words)."""
     return [
-        _stem(word)
+        stem_of(word)
         for word in _WORD_RE.findall(text.casefold())
         if word not in STOPWORDS and not word.isdigit() and len(word) > 1
     ]
@@ -262,7 +256,7 @@ def direction(text: str) -> float:
     up = down = 0
     flip_until = -1
     for index, word in enumerate(_WORD_RE.findall(text.casefold())):
-        sign = _cue(_stem(word))
+        sign = _cue(stem_of(word))
         if sign and index <= flip_until:
             sign = -sign
         if sign > 0:
