@@ -88,7 +88,6 @@ def compare(
 
 
 class BacktestStore(VectorStore, Protocol):
-    def items_since(self, since: datetime | None) -> list[StoredItem]: ...
     def list_signals(
         self,
         *,
@@ -104,15 +103,14 @@ def run_backtest(
     store: BacktestStore,
     matcher: Matcher,
     embedder: Embedder | None,
+    items: Sequence[StoredItem],
     *,
-    since: datetime | None,
     now: datetime,
     thesis: str | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> BacktestReport:
-    """Match every stored item first seen since ``since`` (in batches) and compare.
+    """Match the stored ``items`` (in batches) and compare with their stored signals.
     ``on_batch`` is told how many items each finished batch held (for a progress bar)."""
-    items = store.items_since(since)
     batches = [items[i : i + BATCH] for i in range(0, len(items), BATCH)]
     would: list[tuple[StoredItem, Match]] = []
     for batch in batches:

@@ -301,13 +301,13 @@ def backtest(
     except MonitorError as e:
         raise fail(e) from e
     try:
-        total = len(service.store.items_since(parse_since(since, now) if since else None))
-        with typer.progressbar(length=total, label="replaying", file=sys.stderr) as bar:
+        items = service.store.items_since(parse_since(since, now) if since else None)
+        with typer.progressbar(length=len(items), label="replaying", file=sys.stderr) as bar:
             report = run_backtest(
                 service.store,
                 service.rulebook.matcher,
                 service.embedder,
-                since=parse_since(since, now) if since else None,
+                items,
                 now=now,
                 thesis=thesis,
                 on_batch=bar.update,
