@@ -100,9 +100,9 @@ class Pipeline:
                    becomes a failed outcome, the cycle goes on)
         for each outcome:
             failed -> store.record_poll(failure, backoff from decide)
-            ok     -> new = store.add_items(items)              # stored unmatched
-                      link repeats of recent stories (stories.StoryIndex)
+            ok     -> new += store.add_items(items)             # stored unmatched
                       store.record_poll(success, next poll from decide)
+        assign_stories(new): link repeats of recent stories (stories.StoryIndex)
         match_pending(now): for every unmatched item (new, or left by a failed cycle)
                       vectors = embed in one batch, stored (semantic on)
                       matches = matcher.match_batch(items, vectors)
@@ -112,13 +112,16 @@ class Pipeline:
         """
         report = CycleReport()
         due = decide.due_sources(self.store.source_health(), now)
+        new_items: list[StoredItem] = []
         for health, outcome in zip(due, self.fetch_all(due), strict=True):
             report.polled.append(health.name)
             if outcome.ok:
-                self.store_outcome(health, outcome, now, report)
+                new_items += self.store_outcome(health, outcome, now)
             else:
                 report.failed[health.name] = outcome.error or "unknown error"
                 self.record_failure(health, outcome, now)
+        report.new_items = len(new_items)
+        self.assign_stories(new_items, now)
         report.new_signals = self.match_pending(matcher, now)
         self.deliver_due_alerts(now, report)
         quiet = not report.polled and not report.alerts_sent and not report.alerts_failed
@@ -166,11 +169,9 @@ class Pipeline:
         health: SourceHealth,
         outcome: SourceOutcome,
         now: datetime,
-        report: CycleReport,
-    ) -> None:
+    ) -> list[StoredItem]:
+        """Store a source's items (unmatched) and its successful poll; returns the new items."""
         new_items = self.store.add_items(outcome.items, now)
-        report.new_items += len(new_items)
-        self.assign_stories(new_items, now)
         self.store.record_poll(
             health.name,
             now=now,
@@ -181,15 +182,16 @@ class Pipeline:
             etag=outcome.etag,
             last_modified=outcome.last_modified,
         )
+        return new_items
 
-    def assign_stories(self, new_items: Sequence[StoredItem], now: datetime) -> list[StoredItem]:
-        """Link each new item that repeats a recent story to the story's first item."""
+    def assign_stories(self, new_items: Sequence[StoredItem], now: datetime) -> None:
+        """Link each of the cycle's new items that repeats a recent story (or an earlier item
+        of this cycle) to the story's first item; the recent window is read once a cycle."""
         if not new_items:
-            return []
+            return
         new_ids = {s.id for s in new_items}
         recent = [s for s in self.store.items_since(now - STORY_WINDOW) if s.id not in new_ids]
         index = StoryIndex(recent)
-        linked: list[StoredItem] = []
         pairs: list[tuple[int, int]] = []
         for stored in new_items:
             earlier = index.find(stored.item)
@@ -197,10 +199,8 @@ class Pipeline:
                 stored = replace(stored, story_id=earlier.story)
                 pairs.append((stored.id, earlier.story))
             index.add(stored)
-            linked.append(stored)
         if pairs:
             self.store.assign_stories(pairs)
-        return linked
 
     def match_pending(self, matcher: Matcher, now: datetime) -> list[int]:
         """Match every unmatched item in batches; returns the new signal ids.

@@ -306,3 +306,19 @@ def test_a_failed_thesis_sync_is_retried_before_matching(
     report = service.run_cycle()
 
     assert [s.criterion_id for s in service.store.get_signals(report.new_signals)] == ["kill-2"]
+
+
+def test_same_story_from_two_sources_in_one_cycle_is_one_signal(
+    feed_server: FeedServer, fake_slack: FakeSlack, service_factory
+) -> None:
+    a = feed_server.add("/a.xml", rss([CONFIRM_ITEM], base="https://wire.example.com"))
+    reworded = ("b-9", CONFIRM_ITEM[1] + " - Blog", CONFIRM_ITEM[2])
+    b = feed_server.add("/b.xml", rss([reworded], base="https://blog.example.com"))
+    service = service_factory({"wire": a, "blog": b})
+
+    report = service.run_cycle()
+
+    assert report.new_items == 2 and len(report.new_signals) == 1
+    [signal] = service.store.list_signals()
+    assert sorted(s.source for s in signal.sources) == ["blog", "wire"]
+    assert len(fake_slack.messages) == 1
