@@ -26,7 +26,7 @@ from monitor.semantic import embedding_text, semantic_status  # noqa: E402
 from monitor.semantic.minilm import load_minilm  # noqa: E402
 from monitor.types import Item  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
+CORPUS = ROOT / "corpus"
 
 
 def main(count: int, use_float: bool = False) -> None:
@@ -38,7 +38,7 @@ def main(count: int, use_float: bool = False) -> None:
         reason = f"{embedder.model_name}, CPU"
     rows = [
         json.loads(line)
-        for path in sorted((SHARED / "corpus" / "eval").glob("*.jsonl"))
+        for path in sorted((CORPUS / "eval").glob("*.jsonl"))
         for line in path.read_text(encoding="utf-8").splitlines()
     ]
     base = [
@@ -47,7 +47,7 @@ def main(count: int, use_float: bool = False) -> None:
     ]
     items = [replace(base[i % len(base)], item_id=str(i)) for i in range(count)]
     theses, _ = check_rule_files(expand_rule_paths([ROOT / "rules"]))
-    for brief in sorted((SHARED / "briefs").glob("*.txt")):
+    for brief in sorted((CORPUS / "briefs").glob("*.txt")):
         auto = parse_brief(brief.read_text(encoding="utf-8"), str(brief))
         theses.append(replace(auto, id=auto.id + "-auto"))
     matcher = Matcher(theses, embedder=embedder, mode="hybrid")

@@ -1,6 +1,6 @@
 """Measured matching quality: labeled items -> precision, recall and F1 per criterion.
 
-The labeled format is ``shared/corpus/eval/FORMAT.md``: one JSON object a line with ``id``,
+The labeled format is ``corpus/eval/FORMAT.md``: one JSON object a line with ``id``,
 ``brief`` (the brief file the labels refer to), ``title``, ``summary`` and ``labels``
 (criterion ids). Decisions:
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -18,9 +18,14 @@ from monitor.errors import FeedError, NotifyError
 from monitor.feeds.fetch import Fetcher
 from monitor.feeds.parse import parse_feed
 from monitor.matching.engine import Matcher
+from monitor.matching.stories import (
+    STORY_WINDOW,
+    StoryIndex,
+    band_keys,
+    link_stories,
+)
 from monitor.notify import Notifier
 from monitor.semantic.embedder import Embedder
-from monitor.stories import STORY_WINDOW, StoryIndex
 from monitor.types import (
     Alert,
     DeliveryTask,
@@ -35,6 +40,7 @@ from monitor.vectors import item_vectors
 log = logging.getLogger(__name__)
 
 MATCH_BATCH = 256  # items matched (and embedded) per batch
+CATCH_UP_CHUNK = 5000  # items read per query when the story index catches up
 
 FeedParser = Callable[..., list[Item]]
 
@@ -91,6 +97,7 @@ class Pipeline:
         # After a failed delivery the channel rests until the retry time, so alerts keep
         # their order and a Slack outage is not hammered by the rest of the queue.
         self.deliveries_paused_until: datetime | None = None
+        self.stories = StoryIndex()  # recent items' story keys, kept across cycles
 
     def run_cycle(self, matcher: Matcher, now: datetime) -> CycleReport:
         """Run one cycle::
@@ -186,21 +193,29 @@ class Pipeline:
 
     def assign_stories(self, new_items: Sequence[StoredItem], now: datetime) -> None:
         """Link each of the cycle's new items that repeats a recent story (or an earlier item
-        of this cycle) to the story's first item; the recent window is read once a cycle."""
+        of this cycle) to the story's first item.
+
+        The story index lives across cycles (``self.stories``); it first catches up with items
+        it has not seen (the window at start-up, items another replica stored), read in
+        chunks, then drops items older than the window."""
         if not new_items:
             return
+        since = now - STORY_WINDOW
         new_ids = {s.id for s in new_items}
-        recent = [s for s in self.store.items_since(now - STORY_WINDOW) if s.id not in new_ids]
-        index = StoryIndex(recent)
-        pairs: list[tuple[int, int]] = []
-        for stored in new_items:
-            earlier = index.find(stored.item)
-            if earlier is not None:
-                stored = replace(stored, story_id=earlier.story)
-                pairs.append((stored.id, earlier.story))
-            index.add(stored)
-        if pairs:
-            self.store.assign_stories(pairs)
+        while chunk := self.store.items_after(self.stories.high_water, since, CATCH_UP_CHUNK):
+            batch = [(s.id, band_keys(s.item)) for s in chunk if s.id not in new_ids]
+            self.stories.merge(batch)
+            self.stories.high_water = max(self.stories.high_water, chunk[-1].id)
+            if len(chunk) < CATCH_UP_CHUNK:
+                break
+        links = link_stories(
+            self.stories,
+            new_items,
+            lambda ids: {s.id: s for s in self.store.get_items(ids)},
+            keep_from_id=self.store.first_item_id_since(since),
+        )
+        if links:
+            self.store.assign_stories([(link.item_id, link.story_id) for link in links])
 
     def match_pending(self, matcher: Matcher, now: datetime) -> list[int]:
         """Match every unmatched item in batches; returns the new signal ids.
@@ -285,7 +300,9 @@ class PipelineStore(Protocol):
         last_modified: str | None = None,
     ) -> None: ...
     def add_items(self, items: Sequence[Item], now: datetime) -> list[StoredItem]: ...
-    def items_since(self, since: datetime | None) -> list[StoredItem]: ...
+    def items_after(self, after_id: int, since: datetime, limit: int) -> list[StoredItem]: ...
+    def first_item_id_since(self, since: datetime) -> int: ...
+    def get_items(self, ids: Sequence[int]) -> list[StoredItem]: ...
     def assign_stories(self, pairs: Sequence[tuple[int, int]]) -> None: ...
     def add_item_vectors(
         self, model: str, vectors: Sequence[tuple[int, bytes, int]], now: datetime

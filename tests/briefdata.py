@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.corpus import shared_dir
+from tests.corpus import corpus_dir
 
 
 def real_brief_paths() -> list[Path]:
-    """The sample briefs of the shared folder (issue 81 and 97)."""
-    return sorted((shared_dir() / "briefs").glob("*.txt"))
+    """The sample briefs in corpus/briefs (issue 81 and 97)."""
+    return sorted((corpus_dir() / "briefs").glob("*.txt"))
 
 
 def item_text(section: str, number: int) -> str:

@@ -1,28 +1,28 @@
-"""Where the shared sample data lives (briefs, captured feeds), for tests.
+"""Where the sample data lives (briefs, captured feeds, labeled items), for tests.
 
-``MONITOR_SHARED_DIR`` points at it; by default it is the ``shared`` folder beside the
-repository root (in CI the repository is cloned with ``shared/`` next to it).
+Everything is in this repository's ``corpus/`` folder (copied from the team's shared folder), so
+the tests pass on a fresh clone with nothing beside it:
+
+* ``corpus/briefs/``: the analyst's briefs, in the layout the importer reads;
+* ``corpus/eval/``: labeled items (``FORMAT.md``);
+* ``corpus/feeds/``: captured real-world feeds with a ``MANIFEST.tsv`` of where each is from.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from pathlib import Path
 
-DEFAULT_SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
+CORPUS_DIR = Path(__file__).resolve().parents[1] / "corpus"
 
 
-def shared_dir(environ: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    value = env.get("MONITOR_SHARED_DIR")
-    return Path(value) if value else DEFAULT_SHARED_DIR
+def corpus_dir() -> Path:
+    return CORPUS_DIR
 
 
-def feed_path(name: str, environ: Mapping[str, str] | None = None) -> Path:
+def feed_path(name: str) -> Path:
     """The path of a captured feed in ``corpus/feeds`` (see its MANIFEST.tsv)."""
-    return shared_dir(environ) / "corpus" / "feeds" / name
+    return CORPUS_DIR / "feeds" / name
 
 
-def feed_bytes(name: str, environ: Mapping[str, str] | None = None) -> bytes:
-    return feed_path(name, environ).read_bytes()
+def feed_bytes(name: str) -> bytes:
+    return feed_path(name).read_bytes()

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.corpus import shared_dir
+from tests.corpus import corpus_dir
 from tests.e2e import CONFIRM_ITEM, KILL_ITEM, NOISE_ITEM, WATCH_ITEM, rss, write_config
 from tests.fakeslack import DEFAULT_TOKEN, FakeSlack
 from tests.feedserver import FeedServer
 
 REPO = Path(__file__).resolve().parents[1]
-BRIEFS = sorted((shared_dir() / "briefs").glob("*.txt"))
+BRIEFS = sorted((corpus_dir() / "briefs").glob("*.txt"))
 
 
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -290,7 +290,7 @@ def test_signals_explain_shows_evidence_and_matched_terms(
 def test_eval_prints_micro_and_per_criterion_figures_for_curated_and_automatic_rules(
     tmp_path: Path,
 ) -> None:
-    items = shared_dir() / "corpus" / "eval" / "dev-rosa-97.jsonl"
+    items = corpus_dir() / "eval" / "dev-rosa-97.jsonl"
     brief = next(b for b in BRIEFS if "issue-97" in b.name)
 
     curated = monitor(

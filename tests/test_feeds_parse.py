@@ -1,4 +1,4 @@
-"""parse_feed over the real captured feeds in shared/corpus/feeds (see its MANIFEST.tsv)."""
+"""parse_feed over the real captured feeds in corpus/feeds (see its MANIFEST.tsv)."""
 
 # ruff: noqa: RUF001  (the expected titles are non-English on purpose)
 
@@ -414,9 +414,9 @@ def test_guid_without_link_is_kept_as_id() -> None:
 
 def test_every_readable_corpus_feed_parses_to_clean_items() -> None:
     """A sweep: whatever the quirk, items come out normalised (or the file is a ParseError)."""
-    from tests.corpus import shared_dir
+    from tests.corpus import corpus_dir
 
-    feeds = sorted((shared_dir() / "corpus" / "feeds").glob("*"))
+    feeds = sorted((corpus_dir() / "feeds").glob("*"))
     parsed = 0
     for path in feeds:
         if path.suffix == ".tsv":

@@ -22,7 +22,7 @@ from monitor.rules.query import parse_query
 from monitor.types import Criterion, Thesis
 from monitor.yamlutil import load_yaml
 from tests.briefdata import real_brief_paths
-from tests.corpus import shared_dir
+from tests.corpus import corpus_dir
 
 SHIPPED_RULES = Path(__file__).resolve().parents[1] / "rules"
 
@@ -543,7 +543,7 @@ def _micro_f1(theses: list[Thesis], path: Path) -> float:
 
 
 @pytest.mark.parametrize(
-    "path", sorted((shared_dir() / "corpus" / "eval").glob("*.jsonl")), ids=lambda p: p.name
+    "path", sorted((corpus_dir() / "eval").glob("*.jsonl")), ids=lambda p: p.name
 )
 def test_shipped_rules_keep_their_keyword_quality_on_the_eval_items(path: Path) -> None:
     theses, problems = check_rule_files(expand_rule_paths([SHIPPED_RULES]))

@@ -36,6 +36,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    bindparam,
     create_engine,
     event,
     func,
@@ -302,6 +303,23 @@ class SqlStore:
         with self._transaction("reading items", write=False) as conn:
             return [_stored_item(r) for r in conn.execute(query)]
 
+    def items_after(self, after_id: int, since: datetime, limit: int) -> list[StoredItem]:
+        """Up to ``limit`` items with ids above ``after_id`` first seen since ``since``, by id."""
+        query = (
+            select(items_t)
+            .where(items_t.c.id > after_id, items_t.c.first_seen >= since)
+            .order_by(items_t.c.id)
+            .limit(limit)
+        )
+        with self._transaction("reading items", write=False) as conn:
+            return [_stored_item(r) for r in conn.execute(query)]
+
+    def first_item_id_since(self, since: datetime) -> int:
+        """The smallest id of the items first seen since ``since`` (0 when there is none)."""
+        query = select(func.min(items_t.c.id)).where(items_t.c.first_seen >= since)
+        with self._transaction("reading items", write=False) as conn:
+            return int(conn.execute(query).scalar() or 0)
+
     # -- theses -------------------------------------------------------------------------------
 
     def sync_theses(self, theses: Sequence[Thesis], now: datetime) -> None:
@@ -470,11 +488,15 @@ class SqlStore:
 
     def assign_stories(self, pairs: Sequence[tuple[int, int]]) -> None:
         """Mark items as repeats: (item id, id of the story's first item)."""
-        with self._transaction("assigning stories") as conn:
-            for item_id, story_id in pairs:
-                conn.execute(
-                    update(items_t).where(items_t.c.id == item_id).values(story_id=story_id)
-                )
+        if not pairs:
+            return
+        stmt = (
+            update(items_t)
+            .where(items_t.c.id == bindparam("item"))
+            .values(story_id=bindparam("story"))
+        )
+        with self._transaction("assigning stories") as conn:  # one executemany
+            conn.execute(stmt, [{"item": i, "story": s} for i, s in pairs])
 
     def get_signals(self, ids: Sequence[int]) -> list[Signal]:
         """The signals with these ids, in the order asked; unknown ids are left out."""

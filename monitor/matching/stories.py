@@ -1,0 +1,308 @@
+"""Story dedupe (pure): is a new item the same story as one seen recently?
+
+Two items are the same story when their titles share most content words (Jaccard ≥ 0.6 over
+title words of three letters or more, minus stop words, at least four such words each) or
+their title+summary texts share most word 3-shingles (Jaccard ≥ 0.5). Wire copies, syndicated
+posts and lightly edited rewrites pass; two different stories about the same company do not.
+Titles that both carry numbers must carry the same ones ("Daily Energy Brief: May 12" and
+"…: May 13" are two stories). The pipeline looks back ``STORY_WINDOW`` (3 days of
+first-seen items).
+
+Finding the story of a new item costs about the same whatever the size of the window
+(decisions):
+
+* Features (title words, title numbers, shingles) are computed once per item
+  (:class:`StoryFeatures`), and the exact test :func:`same_features` runs on them.
+* Candidates come from MinHash locality-sensitive hashing: the title words and the shingles
+  each get a MinHash signature, cut into bands of two rows; items that agree on a whole band
+  are candidates (title: 8 bands, the chance of being a candidate is 0.97 at Jaccard 0.6 and
+  0.999 at 0.75; text: 10 bands, 0.94 at 0.5 and 0.99 at 0.6). Every candidate is then checked
+  exactly, so LSH can only miss a borderline story, never merge two stories.
+* The count of candidates is bounded: a band bucket keeps its ``BUCKET_CAP`` earliest members
+  (the first items of a story, which is what a repeat links to) and a new item checks at most
+  ``MAX_CANDIDATES``, those sharing the most bands first.
+* :class:`StoryIndex` keeps only the band keys and item ids, in sorted NumPy arrays (about 150
+  bytes an item), across cycles; items older than the window are dropped when a batch is
+  merged. The text of a candidate is read back (one query per cycle) for the exact check.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
+
+from monitor.types import Item, StoredItem
+
+STORY_WINDOW = timedelta(days=3)
+TITLE_JACCARD = 0.6
+TEXT_JACCARD = 0.5
+MIN_TITLE_WORDS = 4
+TITLE_BANDS = 8
+TEXT_BANDS = 10
+ROWS = 2  # MinHash rows per band
+BUCKET_CAP = 8
+MAX_CANDIDATES = 8
+MAX_WEAK_CANDIDATES = 3
+MAX_SHINGLES = 300  # LSH keys use the first shingles; the exact check uses them all
+_WORD = re.compile(r"[^\W_]+")
+_STOP = frozenset(
+    [
+        "the",
+        "and",
+        "for",
+        "with",
+        "from",
+        "that",
+        "this",
+        "into",
+        "over",
+        "after",
+        "about",
+        "than",
+        "its",
+        "are",
+        "was",
+        "were",
+        "will",
+        "has",
+        "have",
+        "new",
+        "says",
+        "said",
+        "say",
+        "how",
+        "why",
+        "what",
+        "when",
+        "who",
+        "can",
+        "could",
+        "would",
+        "not",
+        "but",
+        "all",
+        "more",
+    ]
+)
+_MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+_RNG = np.random.default_rng(0x5709)  # fixed: the same keys in every process
+_TITLE_A = _RNG.integers(1, 2**63, TITLE_BANDS * ROWS, dtype=np.uint64) | np.uint64(1)
+_TITLE_B = _RNG.integers(0, 2**63, TITLE_BANDS * ROWS, dtype=np.uint64)
+_TEXT_A = _RNG.integers(1, 2**63, TEXT_BANDS * ROWS, dtype=np.uint64) | np.uint64(1)
+_TEXT_B = _RNG.integers(0, 2**63, TEXT_BANDS * ROWS, dtype=np.uint64)
+_BAND_MIX = _RNG.integers(1, 2**63, (TITLE_BANDS + TEXT_BANDS, ROWS + 1), dtype=np.uint64)
+_SHINGLE_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F], dtype=np.uint64)
+
+_SHIFT = np.uint64(32)
+U64Array = npt.NDArray[np.uint64]
+I64Array = npt.NDArray[np.int64]
+
+
+def title_words(item: Item) -> frozenset[str]:
+    return frozenset(w for w in _WORD.findall(item.title.lower()) if len(w) >= 3 and w not in _STOP)
+
+
+def title_numbers(item: Item) -> frozenset[str]:
+    return frozenset(w for w in _WORD.findall(item.title) if w.isdigit())
+
+
+def text_words(item: Item) -> list[str]:
+    return _WORD.findall(item.text.lower())
+
+
+def jaccard_at_least(a: frozenset[int], b: frozenset[int], threshold: float) -> bool:
+    """``jaccard(a, b) >= threshold``, deciding from the sizes alone when they differ too much."""
+    small, large = sorted((len(a), len(b)))
+    if not small or small < threshold * large:
+        return False
+    shared = len(a & b)
+    return shared >= threshold * (small + large - shared)
+
+
+@dataclass(frozen=True, eq=False)
+class StoryFeatures:
+    """What story dedupe needs of an item, computed once: hashed title words and text
+    3-shingles (a collision of two 64-bit hashes is negligible), title numbers, LSH keys."""
+
+    title: frozenset[int]
+    numbers: frozenset[str]
+    shingles: frozenset[int]
+    keys: U64Array
+
+    @classmethod
+    def of(cls, item: Item) -> StoryFeatures:
+        title = _hash_words(sorted(title_words(item)))
+        words = _hash_words(text_words(item))
+        grams = words[:-2] * _SHINGLE_MIX[0] + words[1:-1] * _SHINGLE_MIX[1] + words[2:]
+        parts: list[U64Array] = []
+        if len(title) >= MIN_TITLE_WORDS:
+            parts.append(_bands(_minhash(title, _TITLE_A, _TITLE_B), 0))
+        if len(grams):
+            sample = grams[:MAX_SHINGLES]
+            parts.append(_bands(_minhash(sample, _TEXT_A, _TEXT_B), TITLE_BANDS))
+        keys = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+        return cls(frozenset(title.tolist()), title_numbers(item), frozenset(grams.tolist()), keys)
+
+
+def same_features(a: StoryFeatures, b: StoryFeatures) -> bool:
+    if a.numbers and b.numbers and a.numbers != b.numbers:
+        return False  # another day, issue or figure of a recurring series is another story
+    if min(len(a.title), len(b.title)) >= MIN_TITLE_WORDS and jaccard_at_least(
+        a.title, b.title, TITLE_JACCARD
+    ):
+        return True
+    return jaccard_at_least(a.shingles, b.shingles, TEXT_JACCARD)
+
+
+def same_story(a: Item, b: Item) -> bool:
+    return same_features(StoryFeatures.of(a), StoryFeatures.of(b))
+
+
+# -- MinHash band keys ----------------------------------------------------------------------------
+
+
+def _hash_words(words: Sequence[str]) -> U64Array:
+    """64-bit hashes of words: Python's own string hash, salted per process, which is all
+    an in-memory index needs (it is rebuilt at every start)."""
+    return np.array([hash(w) for w in words], dtype=np.int64).view(np.uint64)
+
+
+def _minhash(tokens: U64Array, a: U64Array, b: U64Array) -> U64Array:
+    hashed = (tokens[:, None] * a[None, :] + b[None, :]) >> _SHIFT  # wraps modulo 2**64
+    return np.asarray(hashed.min(axis=0))
+
+
+def _bands(signature: U64Array, first_band: int) -> U64Array:
+    rows = signature.reshape(-1, ROWS)
+    mix = _BAND_MIX[first_band : first_band + len(rows)]
+    keys = (rows * mix[:, :ROWS]).sum(axis=1, dtype=np.uint64) + mix[:, ROWS]
+    return np.asarray(keys >> _SHIFT)
+
+
+def band_keys(item: Item) -> U64Array:
+    """The item's LSH keys: title bands (when the title is long enough to call) and text bands
+    (when the text has a shingle); band numbers are mixed in, so keys of two bands differ."""
+    return StoryFeatures.of(item).keys
+
+
+# -- the index ------------------------------------------------------------------------------------
+
+
+class StoryIndex:
+    """Band keys of recent items → item ids, in sorted arrays; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._keys: U64Array = np.zeros(0, dtype=np.uint64)
+        self._ids: I64Array = np.zeros(0, dtype=np.int64)
+        self.high_water = 0  # the largest item id indexed
+
+    def __len__(self) -> int:
+        return len(np.unique(self._ids))
+
+    def candidates(self, keys: U64Array) -> list[int]:
+        """Ids of indexed items sharing a band with ``keys``, most shared bands first."""
+        if not len(keys) or not len(self._keys):
+            return []
+        left = np.searchsorted(self._keys, keys, "left")
+        right = np.searchsorted(self._keys, keys, "right")
+        counts: dict[int, int] = {}
+        for lo, hi in zip(left.tolist(), right.tolist(), strict=True):
+            for found in self._ids[lo:hi].tolist():
+                counts[found] = counts.get(found, 0) + 1
+        return _best(counts)
+
+    def merge(self, batch: Sequence[tuple[int, U64Array]], *, keep_from_id: int = 0) -> None:
+        """Add (item id, keys) pairs and drop items with ids below ``keep_from_id``."""
+        key_parts = [self._keys] + [k for _, k in batch]
+        id_parts = [self._ids] + [np.full(len(k), i, dtype=np.int64) for i, k in batch]
+        keys = np.concatenate(key_parts)
+        ids = np.concatenate(id_parts)
+        if keep_from_id:
+            alive = ids >= keep_from_id
+            keys, ids = keys[alive], ids[alive]
+        order = np.lexsort((ids, keys))  # by key, earliest item first within a bucket
+        keys, ids = keys[order], ids[order]
+        if len(keys):
+            starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+            run_start = np.repeat(starts, np.diff(np.r_[starts, len(keys)]))
+            kept = (np.arange(len(keys)) - run_start) < BUCKET_CAP
+            keys, ids = keys[kept], ids[kept]
+        self._keys, self._ids = keys, ids
+        if batch:
+            self.high_water = max(self.high_water, max(i for i, _ in batch))
+
+
+def _best(shared: Mapping[int, int]) -> list[int]:
+    """The candidates worth an exact check: those sharing the most bands first, at most
+    ``MAX_CANDIDATES``, of which at most ``MAX_WEAK_CANDIDATES`` share a single band."""
+    ranked = sorted(shared, key=lambda i: (-shared[i], i))[:MAX_CANDIDATES]
+    strong = [i for i in ranked if shared[i] > 1]
+    return strong + [i for i in ranked if shared[i] == 1][:MAX_WEAK_CANDIDATES]
+
+
+@dataclass(frozen=True)
+class StoryLink:
+    """An intent: item ``item_id`` repeats the story whose first item is ``story_id``."""
+
+    item_id: int
+    story_id: int
+
+
+def link_stories(
+    index: StoryIndex,
+    new_items: Sequence[StoredItem],
+    load: Callable[[Sequence[int]], Mapping[int, StoredItem]],
+    *,
+    keep_from_id: int = 0,
+) -> list[StoryLink]:
+    """Find the story of each new item (in order: a later item may repeat an earlier one of
+    the same batch), merge the batch into the index and return the links to write.
+
+    ``load`` reads indexed items by id (the candidates, one call); an id it does not return
+    (pruned, or older than the window) is no candidate."""
+    features = [StoryFeatures.of(s.item) for s in new_items]
+    keys = [f.keys for f in features]
+    old_candidates = [index.candidates(k) for k in keys]
+    wanted = sorted({c for cands in old_candidates for c in cands})
+    known = load(wanted) if wanted else {}
+    buckets: dict[int, list[int]] = {}  # this batch's band keys, BUCKET_CAP earliest ids each
+    story_of: dict[int, int] = {}
+    feature_of: dict[int, StoryFeatures] = {}
+    old_features: dict[int, StoryFeatures] = {}
+    links: list[StoryLink] = []
+    for stored, feats, item_keys, olds in zip(
+        new_items, features, keys, old_candidates, strict=True
+    ):
+        found: list[tuple[datetime, int, int]] = []  # (first seen, id, story) of each match
+        for cid in olds:
+            old = known.get(cid)
+            if old is None or old.first_seen < stored.first_seen - STORY_WINDOW:
+                continue
+            if cid not in old_features:
+                old_features[cid] = StoryFeatures.of(old.item)
+            if same_features(old_features[cid], feats):
+                found.append((old.first_seen, old.id, old.story))
+        key_list = item_keys.tolist()
+        shared: dict[int, int] = {}
+        for key in key_list:
+            for cid in buckets.get(key, ()):
+                shared[cid] = shared.get(cid, 0) + 1
+        for cid in _best(shared):
+            if same_features(feature_of[cid], feats):
+                found.append((stored.first_seen, cid, story_of[cid]))
+        story = min(found)[2] if found else stored.id
+        story_of[stored.id] = story
+        feature_of[stored.id] = feats
+        if story != stored.id:
+            links.append(StoryLink(stored.id, story))
+        for key in key_list:
+            members = buckets.setdefault(key, [])
+            if len(members) < BUCKET_CAP:
+                members.append(stored.id)
+    index.merge(list(zip((s.id for s in new_items), keys, strict=True)), keep_from_id=keep_from_id)
+    return links
