@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -90,6 +91,8 @@ def run(
         raise fail(e) from e
     try:
         if once:
+            for signum in (signal.SIGTERM, signal.SIGINT):  # end the cycle at its next step
+                signal.signal(signum, lambda _s, _f: service.stop.set())
             report = service.run_cycle()
             typer.echo(report.summary(), err=True)
             for name, error in report.failed.items():

@@ -73,10 +73,15 @@ class QuerySyntaxError(RuleError):
 
 
 class FeedError(MonitorError):
+    """``url`` is the URL as configured (it may carry a credential); the message shows it
+    masked (``monitor.redact.mask_url``), so it can be logged and stored."""
+
     def __init__(self, url: str, message: str) -> None:
+        from monitor.redact import mask_url, mask_urls_in
+
         self.url = url
-        self.message = message
-        super().__init__(f"{url}: {message}")
+        self.message = mask_urls_in(message, [url])
+        super().__init__(f"{mask_url(url)}: {self.message}")
 
 
 class FetchError(FeedError):

@@ -7,15 +7,15 @@ Signals are written before any alert is attempted, so an alerting problem never 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from monitor import decide
 from monitor.errors import FeedError, NotifyError
-from monitor.feeds.fetch import Fetcher
+from monitor.feeds.fetch import Fetcher, FetchRequest
 from monitor.feeds.parse import parse_feed
 from monitor.matching.engine import Matcher
 from monitor.matching.stories import (
@@ -32,6 +32,7 @@ from monitor.types import (
     FetchResult,
     Item,
     Match,
+    PollOutcome,
     SourceHealth,
     StoredItem,
 )
@@ -40,22 +41,10 @@ from monitor.vectors import item_vectors
 log = logging.getLogger(__name__)
 
 MATCH_BATCH = 256  # items matched (and embedded) per batch
+STORE_BATCH = 100  # polled sources stored per transaction
 CATCH_UP_CHUNK = 5000  # items read per query when the story index catches up
 
 FeedParser = Callable[..., list[Item]]
-
-
-@dataclass
-class SourceOutcome:
-    """What happened to one due source in a cycle."""
-
-    name: str
-    ok: bool
-    http_status: int | None = None
-    items: list[Item] = field(default_factory=list)
-    error: str | None = None
-    etag: str | None = None
-    last_modified: str | None = None
 
 
 @dataclass
@@ -85,7 +74,6 @@ class Pipeline:
         notifier: Notifier,
         *,
         parse: FeedParser = parse_feed,
-        max_workers: int = 4,
         embedder: Embedder | None = None,
     ) -> None:
         self.store = store
@@ -93,75 +81,94 @@ class Pipeline:
         self.fetcher = fetcher
         self.notifier = notifier
         self.parse = parse
-        self.max_workers = max_workers
         # After a failed delivery the channel rests until the retry time, so alerts keep
         # their order and a Slack outage is not hammered by the rest of the queue.
         self.deliveries_paused_until: datetime | None = None
         self.stories = StoryIndex()  # recent items' story keys, kept across cycles
 
-    def run_cycle(self, matcher: Matcher, now: datetime) -> CycleReport:
+    def run_cycle(
+        self, matcher: Matcher, now: datetime, stop: threading.Event | None = None
+    ) -> CycleReport:
         """Run one cycle::
 
-        due      = decide.due_sources(store.source_health(), now)
-        outcomes = fetch and parse every due source (in parallel; a FeedError
-                   becomes a failed outcome, the cycle goes on)
-        for each outcome:
-            failed -> store.record_poll(failure, backoff from decide)
-            ok     -> new += store.add_items(items)             # stored unmatched
-                      store.record_poll(success, next poll from decide)
-        assign_stories(new): link repeats of recent stories (stories.StoryIndex)
+        due = decide.due_sources(store.source_health(), now)
+        for each fetched source, as its fetch completes (concurrently, each within
+                   its deadline; a FeedError becomes a failed outcome, the cycle goes on):
+            outcome = parse (ok) or the error (failed), with the next poll from decide
+            every STORE_BATCH outcomes:
+                new = store.record_polls(outcomes)   # one transaction: items stored
+                                                     # unmatched, polls recorded
+                assign_stories(new)                  # link repeats of recent stories
         match_pending(now): for every unmatched item (new, or left by a failed cycle)
                       vectors = embed in one batch, stored (semantic on)
                       matches = matcher.match_batch(items, vectors)
                       store.record_matches(...)  # one transaction: signals (history
                                                  # first), alert queue, items matched
         deliver_due_alerts(now)                              # retries included
+
+        ``stop`` (SIGTERM) ends the cycle at the next step: fetches in flight are
+        cancelled, and what was not committed is done again by the next cycle (a source
+        whose poll was not recorded is still due; stored items not yet matched are matched
+        next time; unsent alerts stay queued).
         """
         report = CycleReport()
-        due = decide.due_sources(self.store.source_health(), now)
-        new_items: list[StoredItem] = []
-        for health, outcome in zip(due, self.fetch_all(due), strict=True):
+        due = {h.name: h for h in decide.due_sources(self.store.source_health(), now)}
+        requests = [FetchRequest(h.name, h.url, h.etag, h.last_modified) for h in due.values()]
+        batch: list[PollOutcome] = []
+        for request, result in self.fetcher.fetch_many(requests, stop=stop):
+            health = due[request.key]
+            outcome = self.poll_outcome(health, result, now)
             report.polled.append(health.name)
-            if outcome.ok:
-                new_items += self.store_outcome(health, outcome, now)
-            else:
+            if not outcome.ok:
                 report.failed[health.name] = outcome.error or "unknown error"
-                self.record_failure(health, outcome, now)
-        report.new_items = len(new_items)
-        self.assign_stories(new_items, now)
-        report.new_signals = self.match_pending(matcher, now)
-        self.deliver_due_alerts(now, report)
+            batch.append(outcome)
+            if len(batch) >= STORE_BATCH or sum(len(o.items) for o in batch) >= MATCH_BATCH * 8:
+                report.new_items += self.store_polls(batch, now)
+                batch = []
+        if batch:
+            report.new_items += self.store_polls(batch, now)
+        if not _stopped(stop):
+            report.new_signals = self.match_pending(matcher, now, stop)
+        if not _stopped(stop):
+            self.deliver_due_alerts(now, report, stop)
         quiet = not report.polled and not report.alerts_sent and not report.alerts_failed
         log.log(logging.DEBUG if quiet else logging.INFO, "cycle done: %s", report.summary())
         return report
 
-    def fetch_all(self, due: Sequence[SourceHealth]) -> list[SourceOutcome]:
-        if not due:
-            return []
-        workers = max(1, min(self.max_workers, len(due)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
-            return list(pool.map(self.fetch_source, due))
-
-    def fetch_source(self, health: SourceHealth) -> SourceOutcome:
-        """Fetch and parse one source; never raises for a problem of that source."""
+    def poll_outcome(
+        self, health: SourceHealth, result: FetchResult | FeedError, now: datetime
+    ) -> PollOutcome:
+        """What one fetch means for its source: the items, or the error; never raises."""
         try:
-            result = self.fetcher.fetch(
-                health.url, etag=health.etag, last_modified=health.last_modified
-            )
+            if isinstance(result, FeedError):
+                raise result
             items = self.parse_result(health, result)
         except FeedError as e:
             log.warning("source %r failed: %s", health.name, e)
-            return SourceOutcome(health.name, ok=False, http_status=_status(e), error=str(e))
+            return self.failure(health, now, str(e), _status(e))
         except Exception as e:  # a bug or a library surprise: logged loudly, cycle goes on
-            log.exception("source %r: unexpected error while fetching/parsing", health.name)
-            return SourceOutcome(health.name, ok=False, error=f"internal error: {e!r}")
-        return SourceOutcome(
-            health.name,
+            log.exception("source %r: unexpected error while parsing", health.name)
+            return self.failure(health, now, f"internal error: {e!r}", None)
+        return PollOutcome(
+            name=health.name,
             ok=True,
             http_status=result.status,
-            items=items,
+            next_poll=decide.next_poll_after_success(now, health.interval),
+            items=tuple(items),
             etag=result.etag,
             last_modified=result.last_modified,
+        )
+
+    def failure(
+        self, health: SourceHealth, now: datetime, error: str, status: int | None
+    ) -> PollOutcome:
+        failures = health.consecutive_failures + 1
+        return PollOutcome(
+            name=health.name,
+            ok=False,
+            http_status=status,
+            error=error,
+            next_poll=decide.next_poll_after_failure(now, health.interval, failures),
         )
 
     def parse_result(self, health: SourceHealth, result: FetchResult) -> list[Item]:
@@ -171,25 +178,12 @@ class Pipeline:
             result.content, source=health.name, url=result.url, content_type=result.content_type
         )
 
-    def store_outcome(
-        self,
-        health: SourceHealth,
-        outcome: SourceOutcome,
-        now: datetime,
-    ) -> list[StoredItem]:
-        """Store a source's items (unmatched) and its successful poll; returns the new items."""
-        new_items = self.store.add_items(outcome.items, now)
-        self.store.record_poll(
-            health.name,
-            now=now,
-            ok=True,
-            http_status=outcome.http_status,
-            error=None,
-            next_poll=decide.next_poll_after_success(now, health.interval),
-            etag=outcome.etag,
-            last_modified=outcome.last_modified,
-        )
-        return new_items
+    def store_polls(self, outcomes: Sequence[PollOutcome], now: datetime) -> int:
+        """Store a batch of polls (their items unmatched) in one transaction, then link the
+        new items' stories; returns how many items were new."""
+        new_items = self.store.record_polls(outcomes, now)
+        self.assign_stories(new_items, now)
+        return len(new_items)
 
     def assign_stories(self, new_items: Sequence[StoredItem], now: datetime) -> None:
         """Link each of the cycle's new items that repeats a recent story (or an earlier item
@@ -217,14 +211,16 @@ class Pipeline:
         if links:
             self.store.assign_stories([(link.item_id, link.story_id) for link in links])
 
-    def match_pending(self, matcher: Matcher, now: datetime) -> list[int]:
+    def match_pending(
+        self, matcher: Matcher, now: datetime, stop: threading.Event | None = None
+    ) -> list[int]:
         """Match every unmatched item in batches; returns the new signal ids.
 
         Each batch is recorded in one transaction with its alert queue and the items' matched
         mark, so a crash or a database error at any point leaves the items unmatched and the
         next cycle matches them again."""
         created: list[int] = []
-        while pending := self.store.unmatched_items(limit=MATCH_BATCH):
+        while not _stopped(stop) and (pending := self.store.unmatched_items(limit=MATCH_BATCH)):
             vectors = item_vectors(self.store, self.embedder, pending, now)
             matches = matcher.match_batch([s.item for s in pending], vectors)
             found = [
@@ -237,18 +233,12 @@ class Pipeline:
             )
         return created
 
-    def record_failure(self, health: SourceHealth, outcome: SourceOutcome, now: datetime) -> None:
-        failures = health.consecutive_failures + 1
-        self.store.record_poll(
-            health.name,
-            now=now,
-            ok=False,
-            http_status=outcome.http_status,
-            error=outcome.error,
-            next_poll=decide.next_poll_after_failure(now, health.interval, failures),
-        )
-
-    def deliver_due_alerts(self, now: datetime, report: CycleReport | None = None) -> None:
+    def deliver_due_alerts(
+        self,
+        now: datetime,
+        report: CycleReport | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
         """Send every due delivery, oldest first. The first failure ends this round (Slack is
         down or rate-limiting us) and pauses the channel until that delivery's retry time;
         the rest wait. Nothing is dropped."""
@@ -257,6 +247,8 @@ class Pipeline:
             return
         self.deliveries_paused_until = None
         for task in self.store.due_deliveries(self.notifier.channel, now):
+            if _stopped(stop):
+                return
             try:
                 receipt = self.notifier.send(Alert.from_signal(task.signal))
             except Exception as e:  # NotifyError, or a library surprise: never lose the alert
@@ -278,6 +270,10 @@ class Pipeline:
             report.alerts_sent += 1
 
 
+def _stopped(stop: threading.Event | None) -> bool:
+    return stop is not None and stop.is_set()
+
+
 def _status(error: FeedError) -> int | None:
     return getattr(error, "status", None)
 
@@ -287,19 +283,7 @@ class PipelineStore(Protocol):
     Every method may raise StorageError."""
 
     def source_health(self, active_only: bool = True) -> list[SourceHealth]: ...
-    def record_poll(
-        self,
-        name: str,
-        *,
-        now: datetime,
-        ok: bool,
-        http_status: int | None,
-        error: str | None,
-        next_poll: datetime,
-        etag: str | None = None,
-        last_modified: str | None = None,
-    ) -> None: ...
-    def add_items(self, items: Sequence[Item], now: datetime) -> list[StoredItem]: ...
+    def record_polls(self, outcomes: Sequence[PollOutcome], now: datetime) -> list[StoredItem]: ...
     def items_after(self, after_id: int, since: datetime, limit: int) -> list[StoredItem]: ...
     def first_item_id_since(self, since: datetime) -> int: ...
     def get_items(self, ids: Sequence[int]) -> list[StoredItem]: ...

@@ -5,13 +5,17 @@ sources whose own interval (or backoff) has come, as the store records it, so ev
 source is polled on its interval and a failing one backs off. Rule files are re-read
 on every tick. ``max_instances=1`` and ``coalesce`` keep cycles from overlapping.
 
-SIGTERM/SIGINT set a stop event; the scheduler then shuts down waiting for the running
-cycle, so in-flight writes finish before the process exits.
+SIGTERM/SIGINT set a stop event. The running cycle sees it at its next step (fetches in
+flight are cancelled at once, a transaction under way commits or rolls back whole) and ends;
+what it had not committed is done again on the next start, so nothing is lost. The daemon
+waits up to ``STOP_GRACE_SECONDS`` for that, then exits anyway (a database or Slack call
+stuck past its own timeout must not keep the process alive past systemd's stop timeout).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from datetime import UTC, datetime
@@ -23,6 +27,7 @@ from monitor.service import Service
 log = logging.getLogger(__name__)
 
 DEFAULT_TICK_SECONDS = 15.0
+STOP_GRACE_SECONDS = 8.0
 
 
 def run_daemon(
@@ -53,8 +58,13 @@ def run_daemon(
         while not stop.wait(timeout=1.0):
             pass
     finally:
-        log.info("stopping: waiting for the running cycle to finish")
-        scheduler.shutdown(wait=True)
+        log.info("stopping: ending the running cycle (what it did not commit is redone later)")
+        service.stop.set()
+        scheduler.shutdown(wait=False)
+        if not service.wait_idle(STOP_GRACE_SECONDS):
+            log.error("the running cycle did not end within %.0fs; exiting", STOP_GRACE_SECONDS)
+            logging.shutdown()
+            os._exit(0)  # its uncommitted work is redone on the next start
         log.info("stopped")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Literal, TextIO
@@ -67,6 +68,8 @@ class Service:
         self.fetcher = fetcher or HttpFetcher()
         self.pipeline = Pipeline(self.store, self.fetcher, self.notifier, embedder=self.embedder)
         self.theses_synced = False  # the loaded rule set is in the database
+        self.stop = threading.Event()  # set by SIGTERM: the running cycle ends at its next step
+        self.cycle_lock = threading.Lock()  # held while a cycle runs
 
     def make_matcher(self, theses: Sequence[Thesis]) -> Matcher:
         return Matcher(theses, embedder=self.embedder)
@@ -100,8 +103,16 @@ class Service:
         return errors
 
     def run_cycle(self) -> CycleReport:
-        self.refresh_rules()
-        return self.pipeline.run_cycle(self.rulebook.matcher, self.clock())
+        with self.cycle_lock:
+            self.refresh_rules()
+            return self.pipeline.run_cycle(self.rulebook.matcher, self.clock(), self.stop)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no cycle runs (True), or give up after ``timeout`` seconds (False)."""
+        if not self.cycle_lock.acquire(timeout=timeout):
+            return False
+        self.cycle_lock.release()
+        return True
 
     def run_cycle_safely(self) -> CycleReport | None:
         """For the daemon: a failed cycle (database down, a bug) is logged and the next

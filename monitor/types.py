@@ -203,6 +203,21 @@ class DeliveryReceipt:
 
 
 @dataclass(frozen=True)
+class PollOutcome:
+    """An intent: what one poll of a source means for the store. ``ok``: record a success
+    with the validators and store the items (unmatched); else record the failure."""
+
+    name: str
+    ok: bool
+    next_poll: datetime
+    http_status: int | None = None
+    error: str | None = None
+    items: tuple[Item, ...] = ()
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
 class SourceHealth:
     """Polling state of one source, kept by the store."""
 

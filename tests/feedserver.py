@@ -42,6 +42,7 @@ class Route:
     huge_bytes: int | None = None  # stream this many bytes of filler instead of ``body``
     hang: bool = False
     held: bool = False  # answer ``body`` only once ``FeedServer.release`` is set
+    drip: float | None = None  # send ``body`` one byte per this many seconds
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,10 @@ class RecordedRequest:
         return None
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the fetcher opens dozens of connections at once
+
+
 class FeedServer:
     """A threaded ``http.server`` on 127.0.0.1 with an OS-chosen port."""
 
@@ -67,7 +72,7 @@ class FeedServer:
         self.release = threading.Event()
         self._lock = threading.RLock()
         self._arrived = threading.Condition(self._lock)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd = _Server(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL}, daemon=True
@@ -115,6 +120,11 @@ class FeedServer:
     def add_hanging(self, path: str) -> str:
         """Accept the request and send nothing until the server stops."""
         self.routes[path] = Route(hang=True)
+        return self.url(path)
+
+    def add_drip(self, path: str, body: bytes, every: float) -> str:
+        """Serve ``body`` one byte per ``every`` seconds (a server that never quite answers)."""
+        self.routes[path] = Route(body, 200, {"Content-Type": "application/xml"}, drip=every)
         return self.url(path)
 
     def add_held(self, path: str, body: bytes) -> str:
@@ -169,6 +179,8 @@ def _handler_for(server: FeedServer) -> type[BaseHTTPRequestHandler]:
                 self._send(404, {"Content-Type": "text/plain"}, b"no such route\n")
             elif route.hang:
                 server.release.wait()
+            elif route.drip is not None:
+                self._send_drip(route, route.drip)
             elif route.held:
                 server.release.wait()
                 self._send(200, route.headers, route.body)
@@ -187,6 +199,21 @@ def _handler_for(server: FeedServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def _send_drip(self, route: Route, every: float) -> None:
+            self.send_response(200)
+            for name, value in route.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(route.body)))
+            self.end_headers()
+            try:
+                for byte in route.body:
+                    if server.release.wait(every):  # the pace of the drip; ends at stop
+                        return
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up, as it should
 
         def _send_huge(self, route: Route) -> None:
             assert route.huge_bytes is not None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -10,7 +12,7 @@ import pytest
 
 from monitor import __version__
 from monitor.errors import FetchError
-from monitor.feeds.fetch import DEFAULT_USER_AGENT, Fetcher, HttpFetcher
+from monitor.feeds.fetch import DEFAULT_USER_AGENT, Fetcher, FetchRequest, HttpFetcher
 from monitor.types import FetchResult
 from tests import feedserver
 from tests.corpus import feed_bytes
@@ -284,3 +286,70 @@ def test_feed_server_answers_404_for_unknown_paths_and_records_requests(
     assert response.status_code == 404
     (request,) = feed_server.requests_to("/missing?x=1")
     assert (request.method, request.header("x-probe")) == ("GET", "yes")
+
+
+def test_a_dripping_body_fails_at_the_fetch_deadline(feed_server: FeedServer) -> None:
+    """One byte every 0.2 s never trips the 5 s read timeout; the whole-fetch deadline does."""
+    url = feed_server.add_drip("/drip.xml", b"<rss>" + b" " * 500 + b"</rss>", every=0.2)
+    started = time.monotonic()
+
+    with HttpFetcher(timeout=5.0, deadline=1.0) as f, pytest.raises(FetchError) as info:
+        f.fetch(url)
+
+    assert "1s fetch deadline" in info.value.message
+    assert time.monotonic() - started < 5.0  # well before the read timeout would have fired
+
+
+def test_fetch_many_fails_only_the_bad_sources(feed_server: FeedServer) -> None:
+    good = [feed_server.add(f"/ok{i}.xml", b"<rss/>") for i in range(20)]
+    bad = {
+        "drip": feed_server.add_drip("/drip.xml", b"x" * 100, every=0.2),
+        "hang": feed_server.add_hanging("/hang.xml"),
+        "loop": feed_server.add_redirect("/loop.xml", "/loop.xml"),
+    }
+    requests = [FetchRequest(f"ok{i}", url) for i, url in enumerate(good)]
+    requests += [FetchRequest(name, url) for name, url in bad.items()]
+
+    with HttpFetcher(timeout=5.0, deadline=1.0, per_host=8) as f:
+        outcomes = {req.key: result for req, result in f.fetch_many(requests)}
+
+    assert sorted(outcomes) == sorted(r.key for r in requests)
+    assert all(outcomes[f"ok{i}"].content == b"<rss/>" for i in range(20))  # type: ignore[union-attr]
+    assert "fetch deadline" in str(outcomes["drip"]) and "fetch deadline" in str(outcomes["hang"])
+    assert "redirects" in str(outcomes["loop"])
+
+
+def test_fetch_many_stops_at_once_when_asked(feed_server: FeedServer) -> None:
+    url = feed_server.add_hanging("/hang.xml")
+    stop = threading.Event()
+    started = time.monotonic()
+    results: list[object] = []
+    with HttpFetcher(timeout=30.0, deadline=60.0) as f:
+        outcomes = f.fetch_many([FetchRequest("hang", url)], stop=stop)
+        consumer = threading.Thread(target=lambda: results.extend(outcomes))
+        consumer.start()
+        assert feed_server.wait_for_request("/hang.xml")
+        stop.set()
+        consumer.join(timeout=10.0)
+
+    assert not consumer.is_alive() and results == []
+
+    assert time.monotonic() - started < 10.0  # not the 30 s timeout or the 60 s deadline
+
+
+def test_fetch_many_keeps_to_the_per_host_limit(feed_server: FeedServer) -> None:
+    """Held requests pile up to the per-host limit and no further."""
+    urls = [feed_server.add_held(f"/held{i}.xml", b"<rss/>") for i in range(10)]
+    requests = [FetchRequest(str(i), u) for i, u in enumerate(urls)]
+    with HttpFetcher(per_host=3, max_connections=32) as f:
+        outcomes = f.fetch_many(requests)
+        first = threading.Thread(target=lambda: results.extend(outcomes))
+        results: list[object] = []
+        first.start()
+        with feed_server._arrived:
+            assert feed_server._arrived.wait_for(lambda: len(feed_server.requests) >= 3, 10)
+            assert not feed_server._arrived.wait_for(lambda: len(feed_server.requests) > 3, 0.5)
+        feed_server.release.set()
+        first.join(timeout=10)
+
+    assert len(results) == 10

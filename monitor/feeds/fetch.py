@@ -11,14 +11,30 @@ Decisions:
   that much memory. httpx decodes gzip/deflate.
 * Every 2xx is content; every other status and every transport failure is a
   :class:`FetchError` whose message says what to do, with the httpx error chained.
-* ``timeout`` applies to connecting and to each read (httpx semantics), not to the whole body.
+* ``timeout`` applies to connecting and to each read (httpx semantics); ``deadline`` bounds the
+  whole fetch (connect, redirects, headers and the entire body), so a server that drips one
+  byte a second or never answers fails that source only, after at most ``deadline`` seconds.
+* Many sources are fetched at once by :meth:`HttpFetcher.fetch_many`: one asyncio loop in a
+  helper thread with one ``httpx.AsyncClient`` (keep-alive), at most ``max_connections``
+  fetches in flight and at most ``per_host`` to one host, so a thousand feeds on one site do
+  not hammer it. Results are handed over as they complete, through a bounded buffer (at most
+  ``2 * max_connections`` bodies wait for the consumer), so memory does not grow with the
+  number of sources. Setting the ``stop`` event cancels what is still in flight at once.
+* URLs in messages are masked (:func:`monitor.redact.mask_url`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import queue
+import threading
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -45,6 +61,19 @@ STATUS_ADVICE = {
 }
 
 
+@dataclass(frozen=True)
+class FetchRequest:
+    """One conditional GET: ``key`` names what it is for (the source)."""
+
+    key: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+FetchOutcome = tuple[FetchRequest, FetchResult | FetchError]
+
+
 class Fetcher(Protocol):
     """Gets a feed body over the network.
 
@@ -57,66 +86,156 @@ class Fetcher(Protocol):
         self, url: str, *, etag: str | None = None, last_modified: str | None = None
     ) -> FetchResult: ...
 
+    def fetch_many(
+        self, requests: Sequence[FetchRequest], *, stop: threading.Event | None = None
+    ) -> Iterator[FetchOutcome]:
+        """Fetch all, concurrently; yield each request with its result or its FetchError as
+        it completes. Stops early (cancelling what is in flight) when ``stop`` is set."""
+        ...
+
 
 class HttpFetcher:
-    """:class:`Fetcher` over one reusable ``httpx.Client``; close it (or use ``with``)."""
+    """:class:`Fetcher` over ``httpx.AsyncClient`` (one per ``fetch_many`` call)."""
 
     def __init__(
         self,
         *,
-        timeout: float = 20.0,
+        timeout: float = 10.0,
+        deadline: float = 30.0,
         max_bytes: int = 10 * 1024 * 1024,
         user_agent: str = DEFAULT_USER_AGENT,
-        transport: httpx.BaseTransport | None = None,
+        max_connections: int = 32,
+        per_host: int = 4,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.timeout = timeout
+        self.timeout = min(timeout, deadline)
+        self.deadline = deadline
         self.max_bytes = max_bytes
-        self._client = httpx.Client(
-            timeout=timeout,
-            follow_redirects=True,
-            max_redirects=MAX_REDIRECTS,
-            headers={"User-Agent": user_agent, "Accept": ACCEPT},
-            transport=transport,
-        )
+        self.max_connections = max(1, max_connections)
+        self.per_host = max(1, per_host)
+        self._headers = {"User-Agent": user_agent, "Accept": ACCEPT}
+        self._transport = transport
 
     def fetch(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None
     ) -> FetchResult:
         """GET ``url`` conditionally; see :class:`Fetcher` for results and errors."""
-        headers = {}
-        if etag:
-            headers["If-None-Match"] = etag
-        if last_modified:
-            headers["If-Modified-Since"] = last_modified
-        try:
-            with self._client.stream("GET", url, headers=headers) as response:
-                return self._result(url, response, etag=etag, last_modified=last_modified)
-        except httpx.TimeoutException as e:
-            raise FetchError(
-                url,
-                f"timed out after {self.timeout:g}s: the server is slow or unreachable; "
-                "try later or raise the timeout",
-            ) from e
-        except httpx.TooManyRedirects as e:
-            raise FetchError(
-                url,
-                f"more than {MAX_REDIRECTS} redirects: the URL loops; "
-                "put the feed's final URL in the config",
-            ) from e
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as e:
-            raise FetchError(url, f"not a fetchable http(s) URL ({e}): fix it in the config") from e
-        except httpx.ConnectError as e:
-            raise FetchError(
-                url, f"could not connect ({e}): check the host name and that the site is up"
-            ) from e
-        except httpx.DecodingError as e:
-            raise FetchError(
-                url, f"the compressed body is corrupt ({e}): the server is misbehaving; try later"
-            ) from e
-        except httpx.HTTPError as e:
-            raise FetchError(url, f"the HTTP exchange failed ({e}); try later") from e
+        for _, outcome in self.fetch_many([FetchRequest(url, url, etag, last_modified)]):
+            if isinstance(outcome, FetchError):
+                raise outcome
+            return outcome
+        raise FetchError(url, "the fetch was stopped")  # pragma: no cover - no stop event
 
-    def _result(
+    def fetch_many(
+        self, requests: Sequence[FetchRequest], *, stop: threading.Event | None = None
+    ) -> Iterator[FetchOutcome]:
+        """See :class:`Fetcher`. The fetching runs in a helper thread; this generator hands
+        over each outcome as it completes and cancels the rest when closed or stopped."""
+        if not requests:
+            return
+        results: queue.Queue[FetchOutcome | None] = queue.Queue()
+        room = threading.Semaphore(2 * self.max_connections)  # bodies waiting for us
+        cancel = threading.Event()
+        worker = threading.Thread(
+            target=self._run_loop, args=(requests, results, room, cancel), name="fetch-loop"
+        )
+        worker.start()
+        try:
+            while True:
+                if stop is not None and stop.is_set():
+                    return
+                try:
+                    outcome = results.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if outcome is None:
+                    return
+                room.release()
+                yield outcome
+        finally:
+            cancel.set()
+            worker.join(timeout=5.0)
+
+    def _run_loop(
+        self,
+        requests: Sequence[FetchRequest],
+        results: queue.Queue[FetchOutcome | None],
+        room: threading.Semaphore,
+        cancel: threading.Event,
+    ) -> None:
+        try:
+            asyncio.run(self._fetch_all(requests, results, room, cancel))
+        except Exception:  # a bug here must not hang the consumer
+            logger.exception("the fetch loop failed")
+        finally:
+            results.put(None)
+
+    async def _fetch_all(
+        self,
+        requests: Sequence[FetchRequest],
+        results: queue.Queue[FetchOutcome | None],
+        room: threading.Semaphore,
+        cancel: threading.Event,
+    ) -> None:
+        limits = httpx.Limits(
+            max_connections=self.max_connections, max_keepalive_connections=self.max_connections
+        )
+        in_flight = asyncio.Semaphore(self.max_connections)
+        hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(self.per_host)
+        )
+
+        async def one(request: FetchRequest) -> None:
+            async with hosts[_host(request.url)], in_flight:
+                while not room.acquire(blocking=False):  # the consumer is behind: wait
+                    await asyncio.sleep(0.01)
+                results.put((request, await self._fetch_one(client, request)))
+
+        async with httpx.AsyncClient(
+            timeout=self.timeout,
+            follow_redirects=True,
+            max_redirects=MAX_REDIRECTS,
+            headers=self._headers,
+            transport=self._transport,
+            limits=limits,
+        ) as client:
+            tasks = [asyncio.create_task(one(r)) for r in requests]
+            pending = set(tasks)
+            while pending and not cancel.is_set():
+                _, pending = await asyncio.wait(pending, timeout=0.1)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _fetch_one(
+        self, client: httpx.AsyncClient, request: FetchRequest
+    ) -> FetchResult | FetchError:
+        url = request.url
+        headers = {}
+        if request.etag:
+            headers["If-None-Match"] = request.etag
+        if request.last_modified:
+            headers["If-Modified-Since"] = request.last_modified
+        try:
+            async with asyncio.timeout(self.deadline):
+                async with client.stream("GET", url, headers=headers) as response:
+                    return await self._result(
+                        url, response, etag=request.etag, last_modified=request.last_modified
+                    )
+        except FetchError as e:
+            return e
+        except TimeoutError:
+            return FetchError(
+                url,
+                f"no complete answer within the {self.deadline:g}s fetch deadline: the server "
+                "is too slow or sends the body too slowly; try later",
+            )
+        except httpx.HTTPError as e:
+            error = _transport_error(url, e, self.timeout)
+            error.__cause__ = e
+            return error
+
+    async def _result(
         self,
         url: str,
         response: httpx.Response,
@@ -136,7 +255,7 @@ class HttpFetcher:
             )
         if not 200 <= status < 300:
             raise FetchError(url, _status_message(response), status)
-        content = self._read_capped(url, response)
+        content = await self._read_capped(url, response)
         logger.debug("fetched %s: %d bytes from %s", url, len(content), final_url)
         return FetchResult(
             url=final_url,
@@ -147,7 +266,7 @@ class HttpFetcher:
             last_modified=response.headers.get("Last-Modified"),
         )
 
-    def _read_capped(self, url: str, response: httpx.Response) -> bytes:
+    async def _read_capped(self, url: str, response: httpx.Response) -> bytes:
         too_big = (
             f"the body is larger than {self.max_bytes} bytes: this is not a feed or a very big "
             "one; check the URL or raise max_bytes"
@@ -157,7 +276,7 @@ class HttpFetcher:
             raise FetchError(url, too_big, response.status_code)
         chunks: list[bytes] = []
         size = 0
-        for chunk in response.iter_bytes():
+        async for chunk in response.aiter_bytes():
             size += len(chunk)
             if size > self.max_bytes:
                 raise FetchError(url, too_big, response.status_code)
@@ -165,7 +284,7 @@ class HttpFetcher:
         return b"".join(chunks)
 
     def close(self) -> None:
-        self._client.close()
+        """Nothing to release: each ``fetch_many`` opens and closes its own client."""
 
     def __enter__(self) -> HttpFetcher:
         return self
@@ -177,6 +296,40 @@ class HttpFetcher:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _host(url: str) -> str:
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+
+
+def _transport_error(url: str, e: httpx.HTTPError, timeout: float) -> FetchError:
+    """Our FetchError, saying what to do, for an httpx failure."""
+    if isinstance(e, httpx.TimeoutException):
+        return FetchError(
+            url,
+            f"timed out after {timeout:g}s: the server is slow or unreachable; "
+            "try later or raise the timeout",
+        )
+    if isinstance(e, httpx.TooManyRedirects):
+        return FetchError(
+            url,
+            f"more than {MAX_REDIRECTS} redirects: the URL loops; "
+            "put the feed's final URL in the config",
+        )
+    if isinstance(e, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return FetchError(url, f"not a fetchable http(s) URL ({e}): fix it in the config")
+    if isinstance(e, httpx.ConnectError):
+        return FetchError(
+            url, f"could not connect ({e}): check the host name and that the site is up"
+        )
+    if isinstance(e, httpx.DecodingError):
+        return FetchError(
+            url, f"the compressed body is corrupt ({e}): the server is misbehaving; try later"
+        )
+    return FetchError(url, f"the HTTP exchange failed ({e}); try later")
 
 
 def _status_message(response: httpx.Response) -> str:

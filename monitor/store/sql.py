@@ -47,6 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.sql.elements import BindParameter
 
 from monitor.errors import StorageError
 from monitor.store import migrate as migrations
@@ -65,6 +66,7 @@ from monitor.types import (
     Item,
     Match,
     Polarity,
+    PollOutcome,
     Signal,
     SourceConfig,
     SourceHealth,
@@ -79,6 +81,7 @@ log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 5000
 MIGRATION_LOCK = 0x6D6F6E69  # "moni": the PostgreSQL advisory lock held while migrating
 _WRITE = "monitor_write"
+INSERT_CHUNK = 200  # rows per multi-row INSERT (SQLite allows 32,766 bound values)
 AnyRow = Row[*tuple[Any, ...]]
 DeliveryStatus = Literal["pending", "sent", "failed"]
 
@@ -258,36 +261,123 @@ class SqlStore:
 
     # -- items --------------------------------------------------------------------------------
 
+    def record_polls(self, outcomes: Sequence[PollOutcome], now: datetime) -> list[StoredItem]:
+        """In one transaction: store the items of the successful polls (unmatched) and
+        record every poll, success or failure; returns the new items, in input order.
+        A poll of a source the store does not know is an error (``sync_sources`` first)."""
+        items = [item for o in outcomes if o.ok for item in o.items]
+        with self._transaction("recording polls") as conn:
+            stored = self._insert_items(conn, items, now)
+            self._update_polls(conn, outcomes, now)
+        log.debug(
+            "stored %d new of %d items from %d poll(s)", len(stored), len(items), len(outcomes)
+        )
+        return stored
+
     def add_items(self, items: Sequence[Item], now: datetime) -> list[StoredItem]:
         """Store the items not seen before; return only those, in input order."""
-        stmt = self._insert(items_t).on_conflict_do_nothing().returning(items_t.c.id)
-        stored: list[StoredItem] = []
-        first_seen = now.astimezone(UTC)
         with self._transaction("storing items") as conn:
-            for item in items:
-                new_id = conn.execute(
-                    stmt,
-                    {
-                        "source": item.source,
-                        "item_id": item.item_id,
-                        "title": item.title,
-                        "summary": item.summary,
-                        "link": item.link,
-                        "link_key": link_key(item.link),
-                        "published": item.published,
-                        "updated": item.updated,
-                        "authors": item.authors,
-                        "tags": item.tags,
-                        "first_seen": now,
-                    },
-                ).scalar()
-                if new_id is not None:
-                    normalised = replace(
-                        item, published=_utc(item.published), updated=_utc(item.updated)
-                    )
-                    stored.append(StoredItem(id=new_id, item=normalised, first_seen=first_seen))
+            stored = self._insert_items(conn, items, now)
         log.debug("stored %d new of %d items", len(stored), len(items))
         return stored
+
+    def _insert_items(
+        self, conn: Connection, items: Sequence[Item], now: datetime
+    ) -> list[StoredItem]:
+        """Multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING``, a few hundred rows a
+        statement; the new rows come back with their keys and are put in input order."""
+        first_seen = now.astimezone(UTC)
+        new: dict[tuple[str, str], int] = {}
+        for start in range(0, len(items), INSERT_CHUNK):
+            chunk = items[start : start + INSERT_CHUNK]
+            rows = [
+                {
+                    "source": item.source,
+                    "item_id": item.item_id,
+                    "title": item.title,
+                    "summary": item.summary,
+                    "link": item.link,
+                    "link_key": link_key(item.link),
+                    "published": item.published,
+                    "updated": item.updated,
+                    "authors": item.authors,
+                    "tags": item.tags,
+                    "first_seen": now,
+                }
+                for item in chunk
+            ]
+            stmt = (
+                self._insert(items_t)
+                .values(rows)
+                .on_conflict_do_nothing()
+                .returning(items_t.c.id, items_t.c.source, items_t.c.item_id)
+            )
+            new.update({(r.source, r.item_id): r.id for r in conn.execute(stmt)})
+        stored: list[StoredItem] = []
+        for item in items:
+            new_id = new.pop((item.source, item.item_id), None)
+            if new_id is not None:
+                normalised = replace(
+                    item, published=_utc(item.published), updated=_utc(item.updated)
+                )
+                stored.append(StoredItem(id=new_id, item=normalised, first_seen=first_seen))
+        return stored
+
+    def _update_polls(
+        self, conn: Connection, outcomes: Sequence[PollOutcome], now: datetime
+    ) -> None:
+        name: BindParameter[str] = bindparam("b_name")
+        common = {
+            "last_attempt": now,
+            "http_status": bindparam("b_status"),
+            "next_poll": bindparam("b_next"),
+            "updated_at": now,
+        }
+        success = (
+            update(sources_t)
+            .where(sources_t.c.name == name)
+            .values(
+                **common,
+                last_success=now,
+                consecutive_failures=0,
+                last_error=None,
+                etag=func.coalesce(bindparam("b_etag"), sources_t.c.etag),
+                last_modified=func.coalesce(bindparam("b_modified"), sources_t.c.last_modified),
+            )
+        )
+        failure = (
+            update(sources_t)
+            .where(sources_t.c.name == name)
+            .values(
+                **common,
+                consecutive_failures=sources_t.c.consecutive_failures + 1,
+                last_error=bindparam("b_error"),
+            )
+        )
+        known = set(
+            conn.execute(
+                select(sources_t.c.name).where(sources_t.c.name.in_([o.name for o in outcomes]))
+            ).scalars()
+        )
+        for o in outcomes:
+            if o.name not in known:
+                raise StorageError(f"unknown source {o.name!r}: sync_sources first")
+        params = [
+            {
+                "b_name": o.name,
+                "b_status": o.http_status,
+                "b_next": o.next_poll,
+                "b_etag": o.etag,
+                "b_modified": o.last_modified,
+                "b_error": o.error,
+            }
+            for o in outcomes
+        ]
+        ok = [p for p, o in zip(params, outcomes, strict=True) if o.ok]
+        failed = [p for p, o in zip(params, outcomes, strict=True) if not o.ok]
+        for stmt, rows in ((success, ok), (failure, failed)):
+            if rows:
+                conn.execute(stmt, rows)
 
     def get_items(self, ids: Sequence[int]) -> list[StoredItem]:
         """The stored items with these ids, in the order asked; unknown ids are left out."""
