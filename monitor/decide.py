@@ -12,19 +12,25 @@ Decisions (documented here and in the README):
 * A failed Slack delivery is retried on a later cycle: after Slack's ``Retry-After`` when it
   gave one, else after ``30 s * 2**(attempts-1)`` capped at ``MAX_DELIVERY_BACKOFF`` (1 hour).
   Deliveries are never dropped: an outage only delays them.
+* ``Retry-After`` (seconds or an HTTP date, from Slack or a feed server) is read safely and
+  capped at ``MAX_RETRY_AFTER`` (1 hour): a huge, negative, NaN or garbled value can neither
+  hold every later alert back for ever nor raise.
 * Only confirm and kill signals are alerted; ``watch`` signals are history only.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 from monitor.types import Match, SourceHealth
 
 MAX_SOURCE_BACKOFF = timedelta(hours=6)
 BASE_DELIVERY_BACKOFF = timedelta(seconds=30)
 MAX_DELIVERY_BACKOFF = timedelta(hours=1)
+MAX_RETRY_AFTER = timedelta(hours=1)
 ALERTED_POLARITIES = frozenset({"confirm", "kill"})
 
 
@@ -54,8 +60,36 @@ def next_delivery_attempt(now: datetime, attempts: int, retry_after: float | Non
     exponent = max(0, min(attempts - 1, 20))
     backoff = min(BASE_DELIVERY_BACKOFF * (1 << exponent), MAX_DELIVERY_BACKOFF)
     if retry_after is not None:
-        backoff = max(backoff, timedelta(seconds=retry_after))
+        backoff = max(backoff, timedelta(seconds=capped_retry_after(retry_after)))
     return now + backoff
+
+
+def capped_retry_after(seconds: float) -> float:
+    """``seconds`` within [0, MAX_RETRY_AFTER]; NaN counts as 0."""
+    if math.isnan(seconds):
+        return 0.0
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER.total_seconds())
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """A ``Retry-After`` header as capped seconds: delay-seconds or an HTTP date; None when
+    absent or unreadable."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - now).total_seconds()
+    if math.isinf(seconds) and seconds > 0:
+        return MAX_RETRY_AFTER.total_seconds()
+    return capped_retry_after(seconds)
 
 
 def should_alert(match: Match) -> bool:

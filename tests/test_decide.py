@@ -79,3 +79,36 @@ def test_delivery_retry_honours_retry_after_and_backs_off(
 def test_only_confirm_and_kill_are_alerted(polarity: str, alert: bool) -> None:
     match = Match("t", f"{polarity}-1", polarity, 1.0, ("x",), "x")  # type: ignore[arg-type]
     assert decide.should_alert(match) is alert
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("7", 7.0),
+        (" 12 ", 12.0),
+        ("0", 0.0),
+        ("-5", 0.0),
+        ("nan", 0.0),
+        ("1e12", 3600.0),
+        ("1e400", 3600.0),
+        ("inf", 3600.0),
+        ("Fri, 15 May 2026 12:00:30 GMT", 30.0),
+        ("Fri, 15 May 2026 11:00:00 GMT", 0.0),
+        ("Fri, 15 May 9999 12:00:30 GMT", 3600.0),
+        ("soon", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_retry_after_is_read_safely_and_capped_at_an_hour(
+    header: str | None, seconds: float | None
+) -> None:
+    now = datetime(2026, 5, 15, 12, 0, tzinfo=UTC)
+    assert decide.parse_retry_after(header, now) == seconds
+
+
+@pytest.mark.parametrize("retry_after", [1e300, float("inf"), float("nan"), -1e300])
+def test_an_absurd_retry_after_never_raises_nor_waits_past_the_cap(retry_after: float) -> None:
+    now = datetime(2026, 5, 15, 12, 0, tzinfo=UTC)
+    at = decide.next_delivery_attempt(now, 1, retry_after)
+    assert now < at <= now + decide.MAX_RETRY_AFTER

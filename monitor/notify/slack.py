@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from http.client import HTTPException
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,6 +28,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
+from monitor.decide import parse_retry_after
 from monitor.errors import NotifyError
 from monitor.notify.render import render_blocks, render_fallback
 from monitor.types import Alert, DeliveryReceipt
@@ -77,14 +79,12 @@ _WEBHOOK_HINTS: dict[str, str] = {
 
 
 def retry_after_seconds(headers: Mapping[str, Any]) -> float | None:
-    """The ``Retry-After`` header as seconds (any case of the name), or None if absent/odd."""
+    """The ``Retry-After`` header (any case of the name) as seconds, capped at an hour
+    (``decide.parse_retry_after``), or None if absent or unreadable."""
     for name, value in headers.items():
         if name.lower() == "retry-after":
             raw = value[0] if isinstance(value, list) and value else value
-            try:
-                return max(float(str(raw).strip()), 0.0)
-            except ValueError:
-                return None
+            return parse_retry_after(str(raw), datetime.now(UTC))
     return None
 
 
