@@ -25,6 +25,7 @@ from monitor.matching.stories import (
     link_stories,
 )
 from monitor.notify import Notifier
+from monitor.redact import mask_urls_in
 from monitor.semantic.embedder import Embedder
 from monitor.types import (
     Alert,
@@ -167,7 +168,7 @@ class Pipeline:
             name=health.name,
             ok=False,
             http_status=status,
-            error=error,
+            error=mask_urls_in(error, [health.url]),  # stored and shown: never a credential
             next_poll=decide.next_poll_after_failure(now, health.interval, failures),
         )
 

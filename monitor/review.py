@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from monitor.backtest import BacktestReport, Fired
+from monitor.redact import mask_urls_in
 from monitor.types import Signal, SourceHealth, ThesisSummary
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -167,7 +168,7 @@ def print_sources(health: Sequence[SourceHealth], out: TextIO) -> None:
             str(h.http_status or "-"),
             str(h.consecutive_failures),
             when(h.next_poll),
-            h.last_error or "",
+            mask_urls_in(h.last_error or "", [h.url]),
         )
         for h in health
     ]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from monitor.review import print_sources
 from monitor.service import Service
 from monitor.settings import Environment, load_config
 from tests.e2e import (
@@ -322,3 +325,28 @@ def test_same_story_from_two_sources_in_one_cycle_is_one_signal(
     [signal] = service.store.list_signals()
     assert sorted(s.source for s in signal.sources) == ["blog", "wire"]
     assert len(fake_slack.messages) == 1
+
+
+def test_credentials_in_feed_urls_stay_out_of_errors_logs_and_sources(
+    feed_server: FeedServer,
+    fake_slack: FakeSlack,
+    service_factory,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    port = feed_server.base_url.rsplit(":", 1)[1]
+    query = feed_server.url("/private.xml?token=S3CRETTOKEN&page=1")
+    userinfo = f"http://alice:PA55WORD@127.0.0.1:{port}/private2.xml"
+    service = service_factory({"query": query, "userinfo": userinfo})
+
+    with caplog.at_level(logging.DEBUG, logger="monitor"):  # the CLI keeps httpx at WARNING
+        report = service.run_cycle()
+
+    assert set(report.failed) == {"query", "userinfo"}  # both 404
+    stored = [service.store.get_source_health(n) for n in ("query", "userinfo")]
+    out = io.StringIO()
+    print_sources([h for h in stored if h is not None], out)
+    shown = " ".join(report.failed.values()) + out.getvalue() + caplog.text
+    shown += " ".join(h.last_error or "" for h in stored if h is not None)
+    assert "S3CRETTOKEN" not in shown and "PA55WORD" not in shown
+    assert "token=***" in report.failed["query"] and "***@127.0.0.1" in report.failed["userinfo"]

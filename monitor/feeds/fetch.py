@@ -40,6 +40,7 @@ import httpx
 
 from monitor import __version__
 from monitor.errors import FetchError
+from monitor.redact import mask_url
 from monitor.types import FetchResult
 
 logger = logging.getLogger(__name__)
@@ -256,7 +257,7 @@ class HttpFetcher:
         if not 200 <= status < 300:
             raise FetchError(url, _status_message(response), status)
         content = await self._read_capped(url, response)
-        logger.debug("fetched %s: %d bytes from %s", url, len(content), final_url)
+        logger.debug("fetched %s: %d bytes", mask_url(final_url), len(content))
         return FetchResult(
             url=final_url,
             status=status,
