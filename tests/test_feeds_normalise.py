@@ -245,3 +245,30 @@ def test_caps_title_and_summary() -> None:
 def test_empty_entry_is_refused() -> None:
     with pytest.raises(EmptyEntryError):
         normalise_entry(RawEntry(link="javascript:void(0)"), source="s", feed_url=BASE)
+
+
+def test_caps_tags_authors_and_links_of_a_hostile_entry() -> None:
+    from monitor.feeds.normalise import MAX_AUTHORS, MAX_LABEL_CHARS, MAX_LINK_CHARS, MAX_TAGS
+
+    raw = RawEntry(
+        id="1",
+        title=Text("t", html=False),
+        link="https://example.com/" + "a" * MAX_LINK_CHARS,
+        tags=("x" * 50_000, *(f"tag{n}" for n in range(10_000))),
+        authors=tuple(f"author {n} " + "y" * 1000 for n in range(500)),
+    )
+
+    item = normalise_entry(raw, source="s", feed_url=BASE)
+
+    assert len(item.tags) == MAX_TAGS and item.tags[1] == "tag0"
+    assert len(item.authors) == MAX_AUTHORS
+    assert all(len(a) <= MAX_LABEL_CHARS for a in item.authors + item.tags)
+    assert item.link is None  # a link longer than any real one is dropped
+    assert (
+        normalise_entry(
+            RawEntry(id="2", title=Text("t", html=False), link="https://example.com/ok"),
+            source="s",
+            feed_url=BASE,
+        ).link
+        == "https://example.com/ok"
+    )

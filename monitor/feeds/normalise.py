@@ -16,6 +16,9 @@ Decisions:
   block elements separate words), entities decoded (also in plain text, because many feeds
   escape twice), whitespace collapsed, control characters removed. Titles are capped at
   :data:`MAX_TITLE_CHARS` and summaries at :data:`MAX_SUMMARY_CHARS`, ending with "…" when cut.
+* Sizes are bounded whatever the feed sends: at most :data:`MAX_TAGS` tags and
+  :data:`MAX_AUTHORS` authors, each cut at :data:`MAX_LABEL_CHARS`; a link longer than
+  :data:`MAX_LINK_CHARS` is dropped (``None``).
 * Summary: the entry's summary/description, else its content.
 * Title: when empty, a shortened summary stands in, else the link, so alerts always show words.
 * Dates: aware UTC datetimes; ``None`` when absent or unparseable. A naive date is taken as UTC.
@@ -41,6 +44,10 @@ from monitor.types import Item
 MAX_TITLE_CHARS = 500
 MAX_SUMMARY_CHARS = 4000
 MAX_ID_CHARS = 512
+MAX_TAGS = 20
+MAX_AUTHORS = 10
+MAX_LABEL_CHARS = 100
+MAX_LINK_CHARS = 2048
 FALLBACK_TITLE_CHARS = 120
 
 TRACKING_PARAMS = frozenset({"fbclid", "gclid"})
@@ -102,8 +109,8 @@ def normalise_entry(raw: RawEntry, *, source: str, feed_url: str) -> Item:
         link=link,
         published=to_utc(raw.published),
         updated=to_utc(raw.updated),
-        authors=clean_strings(raw.authors),
-        tags=clean_strings(raw.tags),
+        authors=clean_strings(raw.authors, limit=MAX_AUTHORS),
+        tags=clean_strings(raw.tags, limit=MAX_TAGS),
     )
 
 
@@ -127,8 +134,8 @@ def canonical_link(link: str | None, *, base: str | None = None) -> str | None:
     """The absolute, cleaned http(s) form of ``link``, or ``None`` (see module docstring)."""
     if link is None:
         return None
-    link = remove_control_chars(link).strip()
-    if not link:
+    link = remove_control_chars(link[: MAX_LINK_CHARS + 1]).strip()
+    if not link or len(link) > MAX_LINK_CHARS:
         return None
     try:
         absolute = urljoin(base, link) if base else link
@@ -279,11 +286,14 @@ def parse_date(text: str) -> datetime | None:
         return None
 
 
-def clean_strings(values: Iterable[str]) -> tuple[str, ...]:
-    """Stripped, non-empty, de-duplicated strings in their first order."""
+def clean_strings(values: Iterable[str], *, limit: int | None = None) -> tuple[str, ...]:
+    """Stripped, non-empty, de-duplicated strings in their first order, each cut at
+    :data:`MAX_LABEL_CHARS`; at most ``limit`` of them."""
     seen: dict[str, None] = {}
     for value in values:
-        cleaned = collapse_whitespace(remove_control_chars(value, keep_whitespace=True))
+        if limit is not None and len(seen) >= limit:
+            break
+        cleaned = collapse_whitespace(remove_control_chars(value[:4096], keep_whitespace=True))
         if cleaned:
-            seen.setdefault(cleaned, None)
+            seen.setdefault(truncate(cleaned, MAX_LABEL_CHARS), None)
     return tuple(seen)
