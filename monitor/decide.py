@@ -16,16 +16,21 @@ Decisions (documented here and in the README):
   capped at ``MAX_RETRY_AFTER`` (1 hour): a huge, negative, NaN or garbled value can neither
   hold every later alert back for ever nor raise.
 * Only confirm and kill signals are alerted; ``watch`` signals are history only.
+* At most ``limits.alerts_per_source`` alerts per source per cycle (:class:`AlertCaps`): a
+  source that suddenly matches everything (a 10,000-item archive, a spam burst) cannot flood
+  the channel. The signals past the cap are recorded; the first of them is alerted once more
+  as a summary of the rest ("…and N more").
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from monitor.types import Match, SourceHealth
+from monitor.types import FoundMatch, Match, SourceHealth
 
 MAX_SOURCE_BACKOFF = timedelta(hours=6)
 BASE_DELIVERY_BACKOFF = timedelta(seconds=30)
@@ -94,3 +99,36 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
 
 def should_alert(match: Match) -> bool:
     return match.polarity in ALERTED_POLARITIES
+
+
+class AlertCaps:
+    """Alerts per source in one cycle: the first ``cap`` pass, the rest are capped."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self._admitted: Counter[str] = Counter()
+        self._capped: dict[str, list[int]] = {}
+
+    def admit(self, sources: Sequence[str]) -> list[bool]:
+        """For each new alert-worthy signal (by its source, in order): alert it or not."""
+        out = []
+        for source in sources:
+            ok = self._admitted[source] < self.cap
+            if ok:
+                self._admitted[source] += 1
+            out.append(ok)
+        return out
+
+    def admitter(self, source_of: Mapping[int, str]) -> Callable[[list[FoundMatch]], list[bool]]:
+        """:meth:`admit` over found matches, given each item's source."""
+        return lambda wanting: self.admit([source_of[f.item_id] for f in wanting])
+
+    def note(self, recorded: Iterable[tuple[str, int, bool]]) -> None:
+        """Remember (source, signal id, alerted?) of the recorded alert-worthy signals."""
+        for source, signal_id, alerted in recorded:
+            if not alerted:
+                self._capped.setdefault(source, []).append(signal_id)
+
+    def summaries(self) -> dict[str, tuple[int, int]]:
+        """Source -> (the first capped signal, how many more were capped after it)."""
+        return {source: (ids[0], len(ids) - 1) for source, ids in self._capped.items()}

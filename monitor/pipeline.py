@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -27,15 +27,19 @@ from monitor.matching.stories import (
 from monitor.notify import Notifier
 from monitor.redact import mask_urls_in
 from monitor.semantic.embedder import Embedder
+from monitor.settings import Backfill, Limits
 from monitor.types import (
     Alert,
     DeliveryTask,
     FetchResult,
+    FoundMatch,
     Item,
     Match,
     PollOutcome,
+    RecordedSignal,
     SourceHealth,
     StoredItem,
+    ThesisProgress,
 )
 from monitor.vectors import item_vectors
 
@@ -46,6 +50,23 @@ STORE_BATCH = 100  # polled sources stored per transaction
 CATCH_UP_CHUNK = 5000  # items read per query when the story index catches up
 
 FeedParser = Callable[..., list[Item]]
+
+
+@dataclass(frozen=True)
+class MatchPlan:
+    """What to match with in this cycle: the matcher of the matchable theses, each one's
+    rule digest, the theses held back (their items wait) and, if all matching is held
+    (no rule file at all), why."""
+
+    matcher: Matcher
+    digests: Mapping[str, str]
+    held: Mapping[str, str] = field(default_factory=dict)
+    hold_all: str | None = None
+
+    @classmethod
+    def of(cls, matcher: Matcher) -> MatchPlan:
+        """Every thesis of ``matcher``, none held, each digest from its definition."""
+        return cls(matcher, {t.id: repr(t.criteria) for t in matcher.theses})
 
 
 @dataclass
@@ -76,7 +97,11 @@ class Pipeline:
         *,
         parse: FeedParser = parse_feed,
         embedder: Embedder | None = None,
+        limits: Limits | None = None,
+        backfill: Backfill | None = None,
     ) -> None:
+        self.limits = limits or Limits()
+        self.backfill = backfill or Backfill()
         self.store = store
         self.embedder = embedder
         self.fetcher = fetcher
@@ -88,7 +113,7 @@ class Pipeline:
         self.stories = StoryIndex()  # recent items' story keys, kept across cycles
 
     def run_cycle(
-        self, matcher: Matcher, now: datetime, stop: threading.Event | None = None
+        self, plan: MatchPlan | Matcher, now: datetime, stop: threading.Event | None = None
     ) -> CycleReport:
         """Run one cycle::
 
@@ -112,6 +137,8 @@ class Pipeline:
         whose poll was not recorded is still due; stored items not yet matched are matched
         next time; unsent alerts stay queued).
         """
+        if isinstance(plan, Matcher):
+            plan = MatchPlan.of(plan)
         report = CycleReport()
         due = {h.name: h for h in decide.due_sources(self.store.source_health(), now)}
         requests = [FetchRequest(h.name, h.url, h.etag, h.last_modified) for h in due.values()]
@@ -129,7 +156,7 @@ class Pipeline:
         if batch:
             report.new_items += self.store_polls(batch, now)
         if not _stopped(stop):
-            report.new_signals = self.match_pending(matcher, now, stop)
+            report.new_signals = self.match_pending(plan, now, stop)
         if not _stopped(stop):
             self.deliver_due_alerts(now, report, stop)
         quiet = not report.polled and not report.alerts_sent and not report.alerts_failed
@@ -144,6 +171,14 @@ class Pipeline:
             if isinstance(result, FeedError):
                 raise result
             items = self.parse_result(health, result)
+            if len(items) > self.limits.items_per_poll:
+                log.warning(
+                    "source %r sent %d entries; reading the first %d (limits.items_per_poll)",
+                    health.name,
+                    len(items),
+                    self.limits.items_per_poll,
+                )
+                items = items[: self.limits.items_per_poll]
         except FeedError as e:
             log.warning("source %r failed: %s", health.name, e)
             return self.failure(health, now, str(e), _status(e))
@@ -213,26 +248,78 @@ class Pipeline:
             self.store.assign_stories([(link.item_id, link.story_id) for link in links])
 
     def match_pending(
-        self, matcher: Matcher, now: datetime, stop: threading.Event | None = None
+        self, plan: MatchPlan, now: datetime, stop: threading.Event | None = None
     ) -> list[int]:
-        """Match every unmatched item in batches; returns the new signal ids.
+        """Match the items each thesis has not seen yet, in batches; returns the new signal ids.
 
-        Each batch is recorded in one transaction with its alert queue and the items' matched
-        mark, so a crash or a database error at any point leaves the items unmatched and the
-        next cycle matches them again."""
+        Each thesis has its own progress (the last item id matched against its current
+        rules, ``store.sync_progress``): a new or changed thesis starts over at the backfill
+        window, a held one waits, so its items are matched once it loads. Each batch is
+        recorded in one transaction with its alerts and the theses' progress, so a crash or a
+        database error leaves the batch to the next cycle. Signals of a backfill on items
+        older than ``backfill.alert_age`` are recorded, not alerted; beyond
+        ``limits.alerts_per_source`` alerts per source in this cycle, signals are recorded
+        and the first capped one is alerted as a summary of the rest."""
+        if plan.hold_all is not None:
+            log.debug("matching held: %s", plan.hold_all)
+            return []
+        if not plan.digests:
+            return []
+        since = now - self.backfill.window
+        progress = self.store.sync_progress(plan.digests, now, since)
+        through = {t: p.through_item_id for t, p in progress.items()}
+        backfill_until = {t: p.backfill_until_id for t, p in progress.items()}
+        caps = decide.AlertCaps(self.limits.alerts_per_source)
         created: list[int] = []
-        while not _stopped(stop) and (pending := self.store.unmatched_items(limit=MATCH_BATCH)):
+        position = min(through.values())
+        while not _stopped(stop) and (pending := self.store.items_from(position, MATCH_BATCH)):
+            position = pending[-1].id
             vectors = item_vectors(self.store, self.embedder, pending, now)
-            matches = matcher.match_batch([s.item for s in pending], vectors)
+            matches = plan.matcher.match_batch([s.item for s in pending], vectors)
+            source_of = {s.id: s.item.source for s in pending}
             found = [
-                (stored.id, match, decide.should_alert(match))
+                self.found_match(stored, match, backfill_until, now)
                 for stored, item_matches in zip(pending, matches, strict=True)
                 for match in item_matches
+                if stored.id > through[match.thesis_id]
             ]
-            created += self.store.record_matches(
-                [s.id for s in pending], found, self.notifier.channel, now
+            recorded = self.store.record_matches(
+                found,
+                self.notifier.channel,
+                now,
+                item_ids=[s.id for s in pending],
+                progress={t: position for t, last in through.items() if last < position},
+                admit=caps.admitter(source_of),
             )
+            through = {t: max(last, position) for t, last in through.items()}
+            caps.note(
+                (source_of[r.found.item_id], r.signal_id, r.alerted)
+                for r in recorded
+                if r.found.alert
+            )
+            created += [r.signal_id for r in recorded]
+        for source, (first, more) in caps.summaries().items():
+            log.warning(
+                "source %r gave %d signals over the cap of %d alerts per cycle: recorded, "
+                "summarised in one alert",
+                source,
+                more + 1,
+                self.limits.alerts_per_source,
+            )
+            self.store.enqueue_summary(first, more, self.notifier.channel, now)
         return created
+
+    def found_match(
+        self,
+        stored: StoredItem,
+        match: Match,
+        backfill_until: Mapping[str, int],
+        now: datetime,
+    ) -> FoundMatch:
+        backfilled = stored.id <= backfill_until.get(match.thesis_id, 0)
+        old = backfilled and stored.first_seen < now - self.backfill.alert_age
+        alert = decide.should_alert(match) and not old
+        return FoundMatch(stored.id, match, alert=alert, backfilled=backfilled)
 
     def deliver_due_alerts(
         self,
@@ -251,7 +338,7 @@ class Pipeline:
             if _stopped(stop):
                 return
             try:
-                receipt = self.notifier.send(Alert.from_signal(task.signal))
+                receipt = self.notifier.send(Alert.from_signal(task.signal, more=task.more))
             except Exception as e:  # NotifyError, or a library surprise: never lose the alert
                 if not isinstance(e, NotifyError):
                     log.exception("alert for signal %d: unexpected error", task.signal.id)
@@ -293,14 +380,21 @@ class PipelineStore(Protocol):
         self, model: str, vectors: Sequence[tuple[int, bytes, int]], now: datetime
     ) -> None: ...
     def get_item_vectors(self, model: str, ids: Sequence[int]) -> dict[int, bytes]: ...
-    def unmatched_items(self, limit: int = 500) -> list[StoredItem]: ...
+    def items_from(self, after_id: int, limit: int) -> list[StoredItem]: ...
+    def sync_progress(
+        self, digests: Mapping[str, str], now: datetime, backfill_since: datetime
+    ) -> dict[str, ThesisProgress]: ...
     def record_matches(
         self,
-        item_ids: Sequence[int],
-        found: Sequence[tuple[int, Match, bool]],
+        found: Sequence[FoundMatch],
         channel: str,
         now: datetime,
-    ) -> list[int]: ...
+        *,
+        item_ids: Sequence[int] = (),
+        progress: Mapping[str, int] | None = None,
+        admit: Callable[[list[FoundMatch]], list[bool]] | None = None,
+    ) -> list[RecordedSignal]: ...
+    def enqueue_summary(self, signal_id: int, more: int, channel: str, now: datetime) -> None: ...
     def due_deliveries(
         self, channel: str, now: datetime, limit: int = 100
     ) -> list[DeliveryTask]: ...

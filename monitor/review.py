@@ -31,6 +31,7 @@ SIGNAL_FIELDS = (
     "matched_terms",
     "similarity",
     "snippet",
+    "backfilled",
     "sources",
 )
 
@@ -58,6 +59,7 @@ def signal_record(s: Signal) -> dict[str, Any]:
         "matched_terms": list(s.matched_terms),
         "similarity": s.similarity,
         "snippet": s.snippet,
+        "backfilled": s.backfilled,
         "sources": [{"source": x.source, "link": x.link, "first": x.first} for x in s.sources],
     }
 

@@ -18,7 +18,7 @@ from monitor.feeds.fetch import Fetcher, HttpFetcher
 from monitor.matching.engine import Matcher
 from monitor.notify import Notifier
 from monitor.notify.factory import notifier_from_env
-from monitor.pipeline import CycleReport, Pipeline
+from monitor.pipeline import CycleReport, MatchPlan, Pipeline
 from monitor.rulebook import RuleBook
 from monitor.semantic.embedder import Embedder
 from monitor.settings import Config, Environment
@@ -65,8 +65,21 @@ class Service:
         self.embedder = choose_embedder(env) if embedder == "auto" else embedder
         self.rulebook = RuleBook(config.rule_paths, make_matcher=self.make_matcher)
         self.notifier = notifier or notifier_from_env(env.values, stream or sys.stdout)
-        self.fetcher = fetcher or HttpFetcher()
-        self.pipeline = Pipeline(self.store, self.fetcher, self.notifier, embedder=self.embedder)
+        self.fetcher = fetcher or HttpFetcher(
+            timeout=config.fetch.timeout.total_seconds(),
+            deadline=config.fetch.deadline.total_seconds(),
+            max_connections=config.fetch.concurrency,
+            per_host=config.fetch.per_host,
+        )
+        self.pipeline = Pipeline(
+            self.store,
+            self.fetcher,
+            self.notifier,
+            embedder=self.embedder,
+            limits=config.limits,
+            backfill=config.backfill,
+        )
+        self._reported_holds: tuple[object, ...] = ()
         self.theses_synced = False  # the loaded rule set is in the database
         self.stop = threading.Event()  # set by SIGTERM: the running cycle ends at its next step
         self.cycle_lock = threading.Lock()  # held while a cycle runs
@@ -95,17 +108,50 @@ class Service:
             log.error("rule file problem: %s", error)
         if changed:
             self.theses_synced = False
-        if not self.theses_synced:  # retried until it succeeds: signals need the criteria
-            theses = self.rulebook.theses
-            self.store.sync_theses(theses, self.clock())
+        if not self.theses_synced and self.rulebook.hold_all is None:
+            theses = self.rulebook.theses  # held ones too: they stay known and active
+            self.store.sync_theses(theses, self.clock())  # retried until it succeeds
+            self.store.drop_progress([t.id for t in theses])
+            # a new or changed thesis starts here: items stored from now on are no backfill
+            plan = self.match_plan()
+            since = self.clock() - self.config.backfill.window
+            self.store.sync_progress(plan.digests, self.clock(), since)
             self.theses_synced = True
             log.info("monitoring %d thesis(es): %s", len(theses), ", ".join(t.id for t in theses))
+        self.report_holds()
         return errors
+
+    def report_holds(self) -> None:
+        """Log once per change which theses are held back and why (``monitor check`` too)."""
+        book = self.rulebook
+        holds = (book.hold_all, tuple(book.held.items()), tuple(book.waiting_files.items()))
+        if holds == self._reported_holds:
+            return
+        self._reported_holds = holds
+        for thesis_id, reason in book.held.items():
+            log.error("thesis %s held back, its items wait: %s", thesis_id, reason)
+        for path, problem in book.waiting_files.items():
+            log.error(
+                "%s has never loaded (%s): its thesis is matched, with a backfill, once it loads",
+                path,
+                problem,
+            )
+        if holds[1:] == ((), ()) and book.hold_all is None:
+            log.info("no thesis held back")
+
+    def match_plan(self) -> MatchPlan:
+        book = self.rulebook
+        return MatchPlan(
+            book.matcher,
+            {t.id: book.digest(t) for t in book.matchable},
+            held=book.held,
+            hold_all=book.hold_all,
+        )
 
     def run_cycle(self) -> CycleReport:
         with self.cycle_lock:
             self.refresh_rules()
-            return self.pipeline.run_cycle(self.rulebook.matcher, self.clock(), self.stop)
+            return self.pipeline.run_cycle(self.match_plan(), self.clock(), self.stop)
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no cycle runs (True), or give up after ``timeout`` seconds (False)."""

@@ -10,6 +10,21 @@ exists, else the shipped default, the repository's ``monitor.yaml``)::
         tags: [ai, research]  # optional
     rules:                    # optional, default [rules]; rule files or folders,
       - rules                 # relative to the config file
+    limits:                   # optional; every field optional
+      items_per_poll: 500     # entries read of one poll of one source (the first ones)
+      alerts_per_source: 10   # alerts per source per cycle; more signals are recorded and
+                              # summarised in one alert
+    retention:                # optional; or a duration alone, meaning ``signals``
+      signals: forever        # default forever; e.g. 180d: older signals are removed
+      items: 30d              # items that gave no signal are removed after this
+    fetch:                    # optional
+      deadline: 30s           # a whole fetch (connect and entire body), per source
+      timeout: 10s            # connect and each read
+      concurrency: 32         # fetches in flight
+      per_host: 4             # fetches in flight to one host
+    backfill:                 # optional: a thesis added or changed is matched against
+      window: 7d              # the items of this window (default 7d),
+      alert_age: 1d           # alerting only the signals on items younger than this
 
 Environment (read through an injectable mapping, never at import time):
 
@@ -43,9 +58,35 @@ CONFIG_FILENAME = "monitor.yaml"
 MIN_INTERVAL = timedelta(seconds=30)
 DEFAULT_INTERVAL = timedelta(minutes=15)
 _SOURCE_FIELDS = {"name", "url", "interval", "tags"}
-_TOP_FIELDS = {"sources", "rules"}
+_TOP_FIELDS = {"sources", "rules", "limits", "retention", "fetch", "backfill"}
 _INTERVAL_PART = re.compile(r"(\d+)\s*([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    items_per_poll: int = 500
+    alerts_per_source: int = 10
+
+
+@dataclass(frozen=True)
+class Retention:
+    signals: timedelta | None = None  # None: forever
+    items: timedelta = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    deadline: timedelta = timedelta(seconds=30)
+    timeout: timedelta = timedelta(seconds=10)
+    concurrency: int = 32
+    per_host: int = 4
+
+
+@dataclass(frozen=True)
+class Backfill:
+    window: timedelta = timedelta(days=7)
+    alert_age: timedelta = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -53,6 +94,10 @@ class Config:
     path: Path
     sources: tuple[SourceConfig, ...]
     rule_paths: tuple[Path, ...]
+    limits: Limits = Limits()
+    retention: Retention = Retention()
+    fetch: FetchSettings = FetchSettings()
+    backfill: Backfill = Backfill()
 
 
 @dataclass(frozen=True)
@@ -114,7 +159,7 @@ def load_config(path: Path) -> Config:
     for key in data:
         if key not in _TOP_FIELDS:
             raise ConfigError(
-                f"unknown field {key!r} (expected one of: sources, rules)",
+                f"unknown field {key!r} (expected one of: {', '.join(sorted(_TOP_FIELDS))})",
                 where,
                 lines.key_line(key),
             )
@@ -125,7 +170,107 @@ def load_config(path: Path) -> Config:
     if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
         raise ConfigError("'rules' must be a list of files or folders", where, lines.line("rules"))
     base = path.resolve().parent
-    return Config(path=path, sources=sources, rule_paths=tuple(base / r for r in rules))
+    section = _Section(data, where, lines)
+    limits = Limits(
+        items_per_poll=section.count("limits", "items_per_poll", Limits.items_per_poll),
+        alerts_per_source=section.count("limits", "alerts_per_source", Limits.alerts_per_source),
+    )
+    retention_raw = data.get("retention")
+    if isinstance(retention_raw, str | int):  # `retention: 180d` means the signals' retention
+        data = {**data, "retention": {"signals": retention_raw}}
+        section = _Section(data, where, lines)
+    retention = Retention(
+        signals=section.duration("retention", "signals", None, forever=True),
+        items=section.duration("retention", "items", Retention.items) or Retention.items,
+    )
+    fetch = FetchSettings(
+        deadline=section.duration("fetch", "deadline", FetchSettings.deadline)
+        or FetchSettings.deadline,
+        timeout=section.duration("fetch", "timeout", FetchSettings.timeout)
+        or FetchSettings.timeout,
+        concurrency=section.count("fetch", "concurrency", FetchSettings.concurrency),
+        per_host=section.count("fetch", "per_host", FetchSettings.per_host),
+    )
+    backfill = Backfill(
+        window=section.duration("backfill", "window", Backfill.window) or Backfill.window,
+        alert_age=section.duration("backfill", "alert_age", Backfill.alert_age)
+        or Backfill.alert_age,
+    )
+    return Config(
+        path=path,
+        sources=sources,
+        rule_paths=tuple(base / r for r in rules),
+        limits=limits,
+        retention=retention,
+        fetch=fetch,
+        backfill=backfill,
+    )
+
+
+_SECTION_FIELDS = {
+    "limits": {"items_per_poll", "alerts_per_source"},
+    "retention": {"signals", "items"},
+    "fetch": {"deadline", "timeout", "concurrency", "per_host"},
+    "backfill": {"window", "alert_age"},
+}
+
+
+class _Section:
+    """Reads the optional mapping sections of the config, with ``file:line`` errors."""
+
+    def __init__(self, data: dict[str, Any], where: str, lines: LineMap) -> None:
+        self.data, self.where, self.lines = data, where, lines
+        for name, fields in _SECTION_FIELDS.items():
+            raw = data.get(name)
+            if raw is None:
+                continue
+            if not isinstance(raw, dict):
+                raise ConfigError(f"'{name}' must be a mapping", where, lines.line(name))
+            for key in raw:
+                if key not in fields:
+                    raise ConfigError(
+                        f"unknown {name} field {key!r} (expected one of: "
+                        f"{', '.join(sorted(fields))})",
+                        where,
+                        lines.key_line(name, key),
+                    )
+
+    def _value(self, name: str, key: str) -> Any:
+        raw = self.data.get(name)
+        return raw.get(key) if isinstance(raw, dict) else None
+
+    def count(self, name: str, key: str, default: int) -> int:
+        value = self._value(name, key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(
+                f"{name}.{key} must be a whole number of at least 1, not {value!r}",
+                self.where,
+                self.lines.line(name, key),
+            )
+        return value
+
+    def duration(
+        self, name: str, key: str, default: timedelta | None, *, forever: bool = False
+    ) -> timedelta | None:
+        value = self._value(name, key)
+        if value is None:
+            return default
+        if forever and str(value).strip().lower() == "forever":
+            return None
+        try:
+            parsed = parse_interval(str(value))
+        except ValueError as e:
+            hint = " or 'forever'" if forever else ""
+            raise ConfigError(
+                f"{name}.{key}: {e}{hint}", self.where, self.lines.line(name, key)
+            ) from e
+        if parsed <= timedelta(0):
+            raise ConfigError(
+                f"{name}.{key} must be longer than 0", self.where, self.lines.line(name, key)
+            )
+        return parsed
 
 
 def _sources(raw: Any, where: str, lines: LineMap) -> tuple[SourceConfig, ...]:

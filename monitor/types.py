@@ -120,6 +120,28 @@ class Match:
 
 
 @dataclass(frozen=True)
+class FoundMatch:
+    """An intent: store ``match`` on item ``item_id`` as a signal; ``alert``: it asks for an
+    alert (confirm/kill, and not an old item found by a backfill); ``backfilled``: found by
+    matching a new or changed thesis against items seen before it."""
+
+    item_id: int
+    match: Match
+    alert: bool = False
+    backfilled: bool = False
+
+
+@dataclass(frozen=True)
+class RecordedSignal:
+    """A signal the store created for a :class:`FoundMatch`; ``alerted``: its delivery was
+    queued (False for a capped or non-alerting one)."""
+
+    signal_id: int
+    found: FoundMatch
+    alerted: bool
+
+
+@dataclass(frozen=True)
 class StorySource:
     """One source that carried the story of a signal; ``first`` marks the earliest."""
 
@@ -151,6 +173,7 @@ class Signal:
     published: datetime | None
     similarity: float | None = None
     sources: tuple[StorySource, ...] = ()  # every source of the story (story dedupe)
+    backfilled: bool = False  # found when a new or changed thesis was matched on older items
 
 
 @dataclass(frozen=True)
@@ -172,9 +195,10 @@ class Alert:
     score: float = 0.0
     similarity: float | None = None
     also_in: tuple[str, ...] = ()  # other sources that carried the same story
+    more: int = 0  # further signals of this source and cycle, over the alert cap
 
     @classmethod
-    def from_signal(cls, s: Signal) -> Alert:
+    def from_signal(cls, s: Signal, *, more: int = 0) -> Alert:
         return cls(
             signal_id=s.id,
             polarity=s.polarity,
@@ -191,6 +215,7 @@ class Alert:
             score=s.score,
             similarity=s.similarity,
             also_in=tuple(x.source for x in s.sources if x.source != s.source),
+            more=more,
         )
 
 
@@ -246,6 +271,16 @@ class DeliveryTask:
     status: Literal["pending", "sent", "failed"]
     last_error: str | None = None
     next_attempt: datetime | None = None
+    more: int = 0  # the alert also summarises this many capped signals
+
+
+@dataclass(frozen=True)
+class ThesisProgress:
+    """How far matching got for one thesis: items up to ``through_item_id`` were matched
+    against its current rules; items up to ``backfill_until_id`` were stored before them."""
+
+    through_item_id: int
+    backfill_until_id: int
 
 
 @dataclass(frozen=True)

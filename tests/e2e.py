@@ -60,13 +60,15 @@ def rss(items: list[tuple[str, str, str]], base: str = "https://news.example.com
     ).encode()
 
 
-def write_config(tmp: Path, sources: dict[str, str]) -> Path:
+def write_config(tmp: Path, sources: dict[str, str], extra: str = "") -> Path:
+    """A config of ``sources`` (15 minute interval) and the rules folder with RULE_FILE;
+    ``extra``: more top-level config lines (limits, backfill, …)."""
     (tmp / "rules").mkdir(exist_ok=True)
     (tmp / "rules" / "nuclear.yaml").write_text(RULE_FILE, encoding="utf-8")
     lines = ["sources:"]
     for name, url in sources.items():
         lines += [f"  - name: {name}", f"    url: {url}", "    interval: 15m"]
-    lines += ["rules:", "  - rules", ""]
+    lines += ["rules:", "  - rules", extra, ""]
     path = tmp / "monitor.yaml"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path

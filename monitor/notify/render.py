@@ -164,7 +164,7 @@ def render_blocks(alert: Alert) -> list[dict[str, Any]]:
         f" · thesis {escape_within(one_line(alert.thesis_id), 200)}"
         f" · signal #{alert.signal_id}"
     )
-    return [
+    blocks: list[dict[str, Any]] = [
         {
             "type": "header",
             "text": {"type": "plain_text", "text": _header_text(alert), "emoji": True},
@@ -174,6 +174,18 @@ def render_blocks(alert: Alert) -> list[dict[str, Any]]:
         {"type": "section", "text": _mrkdwn(evidence)},
         {"type": "context", "elements": [_mrkdwn(context)]},
     ]
+    if alert.more:
+        blocks.append({"type": "section", "text": _mrkdwn(escape_within(more_line(alert), 500))})
+    return blocks
+
+
+def more_line(alert: Alert) -> str:
+    """The summary line of an alert that stands for capped signals (plain text)."""
+    source = one_line(alert.source)
+    return (
+        f"…and {alert.more} more signal(s) from {source} in the same cycle, over the limit of "
+        f"alerts per source: recorded, not alerted; see `monitor signals --source {source}`"
+    )
 
 
 def render_fallback(alert: Alert) -> str:
@@ -202,4 +214,6 @@ def render_console(alert: Alert) -> str:
         f"  Evidence:  {truncate(one_line(alert.snippet) or '—', 1000)}",
         f"  Matched:   {truncate(terms, 500)} (score {alert.score:.2f}, signal #{alert.signal_id})",
     ]
+    if alert.more:
+        lines.append(f"  More:      {truncate(more_line(alert), 500)}")
     return "\n".join(lines)

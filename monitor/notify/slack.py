@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from http.client import HTTPException
 from datetime import UTC, datetime
+from http.client import HTTPException
 from typing import Any
 from urllib.parse import urlsplit
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -60,19 +60,23 @@ from monitor.store.tables import signal_sources as signal_sources_t
 from monitor.store.tables import signals as signals_t
 from monitor.store.tables import sources as sources_t
 from monitor.store.tables import theses as theses_t
+from monitor.store.tables import thesis_progress as thesis_progress_t
 from monitor.types import (
     POLARITIES,
     DeliveryTask,
+    FoundMatch,
     Item,
     Match,
     Polarity,
     PollOutcome,
+    RecordedSignal,
     Signal,
     SourceConfig,
     SourceHealth,
     StoredItem,
     StorySource,
     Thesis,
+    ThesisProgress,
     ThesisSummary,
 )
 
@@ -499,54 +503,77 @@ class SqlStore:
         A match on an item whose story already has a signal for that criterion adds the item
         to that signal's sources instead of creating a signal (story dedupe)."""
         with self._transaction("storing signals") as conn:
-            created = [sid for sid, _ in self._add_signals(conn, found, now)]
+            created = [sid for sid, _ in self._add_signals(conn, found, (), now)]
         log.debug("stored %d new of %d signals", len(created), len(found))
         return created
 
     def record_matches(
         self,
-        item_ids: Sequence[int],
-        found: Sequence[tuple[int, Match, bool]],
+        found: Sequence[FoundMatch],
         channel: str,
         now: datetime,
-    ) -> list[int]:
-        """In one transaction: store the signals of (item id, match, alert?) triples, queue a
-        delivery to ``channel`` for each new signal whose flag says alert, and mark the items
-        matched. Returns the new signal ids. A failure leaves the items unmatched, so the
-        next cycle matches them again: nothing is lost between storing and matching."""
+        *,
+        item_ids: Sequence[int] = (),
+        progress: Mapping[str, int] | None = None,
+        admit: Callable[[list[FoundMatch]], list[bool]] | None = None,
+    ) -> list[RecordedSignal]:
+        """In one transaction: store the signals of ``found``, queue a delivery to ``channel``
+        for each new signal that asks for an alert and that ``admit`` lets through (all, by
+        default), mark ``item_ids`` matched and advance each thesis's matching progress to
+        the given item id. A failure changes nothing, so the next cycle matches the same
+        items again: nothing is lost between storing and matching."""
         with self._transaction("storing signals") as conn:
-            created = self._add_signals(conn, [(i, m) for i, m, _ in found], now)
-            self._enqueue(conn, [sid for sid, n in created if found[n][2]], channel, now)
+            created = self._add_signals(
+                conn,
+                [(f.item_id, f.match) for f in found],
+                [n for n, f in enumerate(found) if f.backfilled],
+                now,
+            )
+            wanting = [(sid, found[n]) for sid, n in created if found[n].alert]
+            flags = admit([f for _, f in wanting]) if admit else [True] * len(wanting)
+            alerted = {sid for (sid, _), ok in zip(wanting, flags, strict=True) if ok}
+            self._enqueue(conn, [sid for sid, _ in wanting if sid in alerted], channel, now)
             for start in range(0, len(item_ids), 500):
                 conn.execute(
                     update(items_t)
                     .where(items_t.c.id.in_(list(item_ids[start : start + 500])))
                     .values(matched_at=now)
                 )
-        return [sid for sid, _ in created]
-
-    def unmatched_items(self, limit: int = 500) -> list[StoredItem]:
-        """Items not matched yet (new this cycle, or left by a failed cycle), oldest first."""
-        query = select(items_t).where(items_t.c.matched_at.is_(None)).order_by(items_t.c.id)
-        with self._transaction("reading unmatched items", write=False) as conn:
-            return [_stored_item(r) for r in conn.execute(query.limit(limit))]
+            if progress:
+                self._advance_progress(conn, progress, now)
+        return [RecordedSignal(sid, found[n], sid in alerted) for sid, n in created]
 
     def _add_signals(
-        self, conn: Connection, found: Sequence[tuple[int, Match]], now: datetime
+        self,
+        conn: Connection,
+        found: Sequence[tuple[int, Match]],
+        backfilled: Sequence[int],
+        now: datetime,
     ) -> list[tuple[int, int]]:
-        """Insert signals and their story sources; returns (new signal id, index in found)."""
-        stmt = self._insert(signals_t).on_conflict_do_nothing().returning(signals_t.c.id)
-        add_source = self._insert(signal_sources_t).on_conflict_do_nothing()
-        story_of = func.coalesce(items_t.c.story_id, items_t.c.id)
-        created: list[tuple[int, int]] = []
-        for index, (item_id, m) in enumerate(found):
-            story_id = conn.execute(
-                select(story_of).where(items_t.c.id == item_id)
-            ).scalar_one_or_none()
-            if story_id is None:
+        """Insert signals and their story sources, set-based (a few statements per batch,
+        not per match); returns (new signal id, index in found) in input order. The first
+        match of a (story, thesis, criterion) in ``found`` is the one stored."""
+        if not found:
+            return []
+        story_of: dict[int, int] = {}
+        wanted = sorted({item_id for item_id, _ in found})
+        story = func.coalesce(items_t.c.story_id, items_t.c.id)
+        for start in range(0, len(wanted), 500):
+            rows = conn.execute(
+                select(items_t.c.id, story).where(items_t.c.id.in_(wanted[start : start + 500]))
+            )
+            story_of.update({r[0]: r[1] for r in rows})
+        for item_id in wanted:
+            if item_id not in story_of:
                 raise StorageError(f"unknown item {item_id}: add_items first")
-            new_id = conn.execute(
-                stmt,
+        backfill = set(backfilled)
+        firsts: dict[tuple[int, str, str], int] = {}
+        for n, (item_id, m) in enumerate(found):
+            firsts.setdefault((story_of[item_id], m.thesis_id, m.criterion_id), n)
+        rows_to_add = []
+        for (story_id, _, _), n in firsts.items():
+            item_id, m = found[n]
+            rows_to_add.append(
                 {
                     "item_id": item_id,
                     "story_id": story_id,
@@ -558,23 +585,127 @@ class SqlStore:
                     "matched_terms": m.matched_terms,
                     "snippet": m.snippet,
                     "created_at": now,
-                },
-            ).scalar()
-            if new_id is not None:
-                created.append((new_id, index))
-                signal_id = new_id
-            else:
-                signal_id = conn.execute(
-                    select(signals_t.c.id).where(
-                        signals_t.c.story_id == story_id,
-                        signals_t.c.thesis_id == m.thesis_id,
-                        signals_t.c.criterion_id == m.criterion_id,
-                    )
-                ).scalar_one()
-            conn.execute(
-                add_source, {"signal_id": signal_id, "item_id": item_id, "created_at": now}
+                    "backfilled": n in backfill,
+                }
             )
-        return created
+        created: dict[tuple[int, str, str], int] = {}
+        key_columns = (signals_t.c.story_id, signals_t.c.thesis_id, signals_t.c.criterion_id)
+        for start in range(0, len(rows_to_add), INSERT_CHUNK):
+            stmt = (
+                self._insert(signals_t)
+                .values(rows_to_add[start : start + INSERT_CHUNK])
+                .on_conflict_do_nothing()
+                .returning(signals_t.c.id, *key_columns)
+            )
+            created.update(
+                {(r.story_id, r.thesis_id, r.criterion_id): r.id for r in conn.execute(stmt)}
+            )
+        signal_of = dict(created)
+        older = sorted({key[0] for key in firsts if key not in created})
+        for start in range(0, len(older), 500):
+            rows = conn.execute(
+                select(signals_t.c.id, *key_columns).where(
+                    signals_t.c.story_id.in_(older[start : start + 500])
+                )
+            )
+            for r in rows:
+                signal_of.setdefault((r.story_id, r.thesis_id, r.criterion_id), r.id)
+        sources = {
+            (signal_of[(story_of[item_id], m.thesis_id, m.criterion_id)], item_id)
+            for item_id, m in found
+        }
+        source_rows = [
+            {"signal_id": sid, "item_id": iid, "created_at": now} for sid, iid in sources
+        ]
+        for start in range(0, len(source_rows), INSERT_CHUNK):
+            conn.execute(
+                self._insert(signal_sources_t)
+                .values(source_rows[start : start + INSERT_CHUNK])
+                .on_conflict_do_nothing()
+            )
+        return sorted(((sid, firsts[key]) for key, sid in created.items()), key=lambda p: p[1])
+
+    # -- matching progress per thesis ---------------------------------------------------------
+
+    def sync_progress(
+        self, digests: Mapping[str, str], now: datetime, backfill_since: datetime
+    ) -> dict[str, ThesisProgress]:
+        """Match the progress rows to the rule set about to be matched (thesis id → digest of
+        its rules) and return them. A thesis seen for the first time, or whose digest changed,
+        starts again at the first item seen since ``backfill_since`` (a changed one: at the
+        earlier of that and where it was), and the items stored so far are its backfill. A
+        row whose digest is ``*`` (written by migration 0004) takes the digest as it is."""
+        with self._transaction("syncing matching progress") as conn:
+            rows = {
+                r.thesis_id: r
+                for r in conn.execute(
+                    select(thesis_progress_t).where(
+                        thesis_progress_t.c.thesis_id.in_(list(digests))
+                    )
+                )
+            }
+            newest = int(conn.execute(select(func.max(items_t.c.id))).scalar() or 0)
+            first = conn.execute(
+                select(func.min(items_t.c.id)).where(items_t.c.first_seen >= backfill_since)
+            ).scalar()
+            start = (int(first) if first is not None else newest + 1) - 1
+            out: dict[str, ThesisProgress] = {}
+            for thesis_id, digest in digests.items():
+                row = rows.get(thesis_id)
+                if row is not None and row.digest in (digest, "*"):
+                    out[thesis_id] = ThesisProgress(row.through_item_id, row.backfill_until_id)
+                    if row.digest == digest:
+                        continue
+                    values = {"digest": digest, "updated_at": now}
+                else:
+                    through = start if row is None else min(row.through_item_id, start)
+                    out[thesis_id] = ThesisProgress(through, newest)
+                    values = {
+                        "digest": digest,
+                        "through_item_id": through,
+                        "backfill_until_id": newest,
+                        "updated_at": now,
+                    }
+                    log.info(
+                        "thesis %s is %s: matching it against items since #%d",
+                        thesis_id,
+                        "new" if row is None else "changed",
+                        through + 1,
+                    )
+                stmt = self._insert(thesis_progress_t).values(thesis_id=thesis_id, **values)
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=[thesis_progress_t.c.thesis_id], set_=values
+                    )
+                )
+        return out
+
+    def drop_progress(self, keep: Sequence[str]) -> None:
+        """Forget the progress of theses not in ``keep`` (removed on purpose): one that comes
+        back is matched as a new thesis."""
+        with self._transaction("dropping matching progress") as conn:
+            conn.execute(
+                thesis_progress_t.delete().where(thesis_progress_t.c.thesis_id.notin_(list(keep)))
+            )
+
+    def _advance_progress(
+        self, conn: Connection, progress: Mapping[str, int], now: datetime
+    ) -> None:
+        stmt = (
+            update(thesis_progress_t)
+            .where(
+                thesis_progress_t.c.thesis_id == bindparam("b_thesis"),
+                thesis_progress_t.c.through_item_id < bindparam("b_through"),
+            )
+            .values(through_item_id=bindparam("b_through"), updated_at=now)
+        )
+        conn.execute(stmt, [{"b_thesis": t, "b_through": i} for t, i in progress.items()])
+
+    def items_from(self, after_id: int, limit: int) -> list[StoredItem]:
+        """Up to ``limit`` items with ids above ``after_id``, by id (what matching reads)."""
+        query = select(items_t).where(items_t.c.id > after_id).order_by(items_t.c.id).limit(limit)
+        with self._transaction("reading items to match", write=False) as conn:
+            return [_stored_item(r) for r in conn.execute(query)]
 
     def assign_stories(self, pairs: Sequence[tuple[int, int]]) -> None:
         """Mark items as repeats: (item id, id of the story's first item)."""
@@ -744,21 +875,38 @@ class SqlStore:
             self._enqueue(conn, signal_ids, channel, now)
 
     def _enqueue(
-        self, conn: Connection, signal_ids: Sequence[int], channel: str, now: datetime
+        self,
+        conn: Connection,
+        signal_ids: Sequence[int],
+        channel: str,
+        now: datetime,
+        *,
+        more: int = 0,
     ) -> None:
-        stmt = self._insert(deliveries_t).on_conflict_do_nothing()
-        for signal_id in signal_ids:
+        rows = [
+            {
+                "signal_id": signal_id,
+                "channel": channel,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt": now,
+                "created_at": now,
+                "more": more,
+            }
+            for signal_id in signal_ids
+        ]
+        for start in range(0, len(rows), INSERT_CHUNK):
             conn.execute(
-                stmt,
-                {
-                    "signal_id": signal_id,
-                    "channel": channel,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt": now,
-                    "created_at": now,
-                },
+                self._insert(deliveries_t)
+                .values(rows[start : start + INSERT_CHUNK])
+                .on_conflict_do_nothing()
             )
+
+    def enqueue_summary(self, signal_id: int, more: int, channel: str, now: datetime) -> None:
+        """Queue the alert of ``signal_id`` as the summary of itself and ``more`` further
+        signals over the alert cap."""
+        with self._transaction(f"queueing a summary alert to {channel}") as conn:
+            self._enqueue(conn, [signal_id], channel, now, more=more)
 
     def requeue_deliveries(self, channel: str, now: datetime) -> int:
         """Move unsent deliveries queued for another channel (the Slack settings changed)
@@ -801,6 +949,7 @@ class SqlStore:
                 deliveries_t.c.status,
                 deliveries_t.c.last_error,
                 deliveries_t.c.next_attempt,
+                deliveries_t.c.more,
             )
             .select_from(
                 _signal_join().join(deliveries_t, deliveries_t.c.signal_id == signals_t.c.id)
@@ -828,6 +977,7 @@ class SqlStore:
                 status=cast(DeliveryStatus, r.status),
                 last_error=r.last_error,
                 next_attempt=r.next_attempt,
+                more=r.more,
             )
             for r in due
         ]
@@ -955,6 +1105,7 @@ def _signal_columns() -> list[ColumnElement[Any]]:
         signals_t.c.similarity,
         signals_t.c.matched_terms,
         signals_t.c.snippet,
+        signals_t.c.backfilled,
         signals_t.c.item_id,
         items_t.c.title.label("item_title"),
         items_t.c.link.label("item_link"),
@@ -1042,4 +1193,5 @@ def _signal(r: AnyRow) -> Signal:
         # many Atom and RSS 1.0 feeds only date an entry with "updated"
         published=r.published or r.updated,
         similarity=r.similarity,
+        backfilled=bool(r.backfilled),
     )

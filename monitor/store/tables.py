@@ -35,6 +35,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import registry
@@ -109,6 +110,13 @@ class SourceRow(StoreModel, table=True):
     last_modified: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    # the replica polling the source now, and until when its claim holds (replicas)
+    lease_owner: str | None = Field(default=None, sa_type=Text)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # adaptive polling: the interval learnt from the source's publishing, and since when a
+    # source failing for a day has been parked
+    learned_interval_seconds: float | None = None
+    parked_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ItemRow(StoreModel, table=True):
@@ -199,6 +207,8 @@ class SignalRow(StoreModel, table=True):
     matched_terms: tuple[str, ...] = Field(default=(), sa_type=StringTuple, nullable=False)
     snippet: str = Field(default="", sa_type=Text)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    # found by matching a new or changed thesis against older items
+    backfilled: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class SignalSourceRow(StoreModel, table=True):
@@ -264,6 +274,23 @@ class DeliveryRow(StoreModel, table=True):
     slack_ts: str | None = Field(default=None, sa_type=Text)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    lease_owner: str | None = Field(default=None, sa_type=Text)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # further signals of the same source and cycle, over the alert cap, this one summarises
+    more: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class ThesisProgressRow(StoreModel, table=True):
+    """Per thesis: the rule version matched (``digest``) and the last item id matched
+    against it; items up to ``backfill_until_id`` are backfill for this version."""
+
+    __tablename__ = "thesis_progress"
+
+    thesis_id: str = Field(primary_key=True, sa_type=Text)
+    digest: str = Field(sa_type=Text)
+    through_item_id: int
+    backfill_until_id: int
+    updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
 sources: Table = SourceRow.__table__  # type: ignore[attr-defined]
@@ -275,3 +302,4 @@ deliveries: Table = DeliveryRow.__table__  # type: ignore[attr-defined]
 signal_sources: Table = SignalSourceRow.__table__  # type: ignore[attr-defined]
 item_vectors: Table = ItemVectorRow.__table__  # type: ignore[attr-defined]
 feedback: Table = FeedbackRow.__table__  # type: ignore[attr-defined]
+thesis_progress: Table = ThesisProgressRow.__table__  # type: ignore[attr-defined]
