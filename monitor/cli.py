@@ -349,6 +349,33 @@ def feedback(
 
 
 @app.command()
+def prune(
+    config: ConfigOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be removed; remove nothing.")
+    ] = False,
+) -> None:
+    """Apply the config's retention now and report what was removed (the daemon does this
+    every 6 hours): old signals if `retention` says so, and items that gave no signal."""
+    from monitor.notify.console import ConsoleNotifier
+    from monitor.service import Service
+
+    setup_logging("WARNING")
+    try:
+        cfg, env = load(config)
+        service = Service(cfg, env, notifier=ConsoleNotifier(sys.stderr), embedder=None)
+        try:
+            service.store.migrate()
+            report = service.prune(dry_run=dry_run)
+        finally:
+            service.close()
+    except MonitorError as e:
+        raise fail(e) from e
+    verb = "would remove" if dry_run else "removed"
+    typer.echo(f"{verb} {report.summary()}")
+
+
+@app.command()
 def demo(config: ConfigOption = None) -> None:
     """Offline demo: serve bundled feeds locally, run the real pipeline, print alerts."""
     from monitor.demo import run_demo

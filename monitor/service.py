@@ -10,12 +10,13 @@ import logging
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal, TextIO
 
 from monitor.errors import MonitorError, RuleError
 from monitor.feeds.fetch import Fetcher, HttpFetcher
 from monitor.matching.engine import Matcher
+from monitor.matching.stories import STORY_WINDOW
 from monitor.notify import Notifier
 from monitor.notify.factory import notifier_from_env
 from monitor.pipeline import CycleReport, MatchPlan, Pipeline
@@ -23,9 +24,11 @@ from monitor.rulebook import RuleBook
 from monitor.semantic.embedder import Embedder
 from monitor.settings import Config, Environment
 from monitor.store.sql import SqlStore
-from monitor.types import Thesis
+from monitor.types import PruneReport, Thesis
 
 log = logging.getLogger(__name__)
+
+PRUNE_EVERY = timedelta(hours=6)  # the daemon applies the retention this often
 
 Clock = Callable[[], datetime]
 
@@ -80,6 +83,7 @@ class Service:
             backfill=config.backfill,
         )
         self._reported_holds: tuple[object, ...] = ()
+        self.last_prune: datetime | None = None
         self.theses_synced = False  # the loaded rule set is in the database
         self.stop = threading.Event()  # set by SIGTERM: the running cycle ends at its next step
         self.cycle_lock = threading.Lock()  # held while a cycle runs
@@ -151,7 +155,29 @@ class Service:
     def run_cycle(self) -> CycleReport:
         with self.cycle_lock:
             self.refresh_rules()
-            return self.pipeline.run_cycle(self.match_plan(), self.clock(), self.stop)
+            report = self.pipeline.run_cycle(self.match_plan(), self.clock(), self.stop)
+            now = self.clock()
+            if self.last_prune is None or now - self.last_prune >= PRUNE_EVERY:
+                self.last_prune = now
+                pruned = self.prune()
+                log.log(
+                    logging.INFO if pruned != PruneReport() else logging.DEBUG,
+                    "retention: removed %s",
+                    pruned.summary(),
+                )
+            return report
+
+    def prune(self, *, dry_run: bool = False) -> PruneReport:
+        """Apply the config's retention (see ``SqlStore.prune``); items are kept at least as
+        long as story dedupe and the backfill look back."""
+        retention = self.config.retention
+        items_age = max(retention.items, STORY_WINDOW, self.config.backfill.window)
+        return self.store.prune(
+            self.clock(),
+            signals_older_than=retention.signals,
+            items_older_than=items_age,
+            dry_run=dry_run,
+        )
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no cycle runs (True), or give up after ``timeout`` seconds (False)."""

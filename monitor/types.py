@@ -275,6 +275,23 @@ class DeliveryTask:
 
 
 @dataclass(frozen=True)
+class PruneReport:
+    """What retention removed (or, in a dry run, would remove)."""
+
+    signals: int = 0
+    deliveries: int = 0
+    feedback: int = 0
+    items: int = 0
+    item_vectors: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"{self.signals} signal(s) (with {self.deliveries} alert(s) and {self.feedback} "
+            f"verdict(s)), {self.items} item(s) (with {self.item_vectors} vector(s))"
+        )
+
+
+@dataclass(frozen=True)
 class ThesisProgress:
     """How far matching got for one thesis: items up to ``through_item_id`` were matched
     against its current rules; items up to ``backfill_until_id`` were stored before them."""

@@ -69,6 +69,7 @@ from monitor.types import (
     Match,
     Polarity,
     PollOutcome,
+    PruneReport,
     RecordedSignal,
     Signal,
     SourceConfig,
@@ -792,6 +793,67 @@ class SqlStore:
                     )
                 )
         return summaries
+
+    # -- retention ----------------------------------------------------------------------------
+
+    def prune(
+        self,
+        now: datetime,
+        *,
+        signals_older_than: timedelta | None,
+        items_older_than: timedelta,
+        dry_run: bool = False,
+    ) -> PruneReport:
+        """Remove, set-based and in one transaction: signals created before
+        ``now - signals_older_than`` (None: keep signals for ever) with their deliveries,
+        story sources and feedback; then items first seen before ``now - items_older_than``
+        that no signal refers to and that every thesis has been matched against (an item a
+        held thesis still waits for is kept), with their vectors. ``dry_run``: count only."""
+        with self._transaction("pruning old data") as conn:
+            counts: dict[str, int] = {}
+            if signals_older_than is not None:
+                old = select(signals_t.c.id).where(
+                    signals_t.c.created_at < now - signals_older_than
+                )
+                for name, table, column in (
+                    ("feedback", feedback_t, feedback_t.c.signal_id),
+                    ("deliveries", deliveries_t, deliveries_t.c.signal_id),
+                    ("signal_sources", signal_sources_t, signal_sources_t.c.signal_id),
+                    ("signals", signals_t, signals_t.c.id),
+                ):
+                    counts[name] = self._delete(conn, table, column.in_(old), dry_run)
+            waited_for = select(func.min(thesis_progress_t.c.through_item_id)).scalar_subquery()
+            unused = and_(
+                items_t.c.first_seen < now - items_older_than,
+                items_t.c.matched_at.is_not(None),
+                items_t.c.id <= func.coalesce(waited_for, items_t.c.id),
+                ~select(signals_t.c.id).where(signals_t.c.item_id == items_t.c.id).exists(),
+                ~select(signal_sources_t.c.id)
+                .where(signal_sources_t.c.item_id == items_t.c.id)
+                .exists(),
+            )
+            doomed = select(items_t.c.id).where(unused)
+            counts["item_vectors"] = self._delete(
+                conn, item_vectors_t, item_vectors_t.c.item_id.in_(doomed), dry_run
+            )
+            counts["items"] = self._delete(conn, items_t, unused, dry_run)
+        return PruneReport(
+            signals=counts.get("signals", 0),
+            deliveries=counts.get("deliveries", 0),
+            feedback=counts.get("feedback", 0),
+            items=counts["items"],
+            item_vectors=counts["item_vectors"],
+        )
+
+    @staticmethod
+    def _delete(
+        conn: Connection, table: Table, condition: ColumnElement[bool], dry_run: bool
+    ) -> int:
+        if dry_run:
+            return int(
+                conn.execute(select(func.count()).select_from(table).where(condition)).scalar() or 0
+            )
+        return int(conn.execute(table.delete().where(condition)).rowcount or 0)
 
     # -- item vectors -------------------------------------------------------------------------
 
