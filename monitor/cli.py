@@ -119,6 +119,8 @@ def check(config: ConfigOption = None) -> None:
     theses, problems = check_rule_files(paths)
     for problem in problems:
         typer.echo(str(problem), err=True)
+    for line in held_lines(env, paths, [p.path for p in problems if p.path]):
+        typer.echo(line, err=True)
     criteria = sum(len(t.criteria) for t in theses)
     typer.echo(
         f"{cfg.path}: {len(cfg.sources)} source(s); {len(paths)} rule file(s), "
@@ -127,6 +129,30 @@ def check(config: ConfigOption = None) -> None:
     typer.echo(f"matching: {semantic_line(env)}")
     if problems:
         raise typer.Exit(1)
+
+
+def held_lines(env: Environment, paths: list[Path], broken: list[str]) -> list[str]:
+    """What the daemon holds back, as the check sees it: every item while there is no rule
+    file; the thesis of each broken file (known from the database) while it fails."""
+    if not paths:
+        return ["no rule file: the daemon holds all matching back; every item waits"]
+    from monitor.store.sql import SqlStore
+
+    try:
+        store = SqlStore(env.database_url)
+        try:
+            known = store.theses_by_path(sorted(set(broken)))
+        finally:
+            store.close()
+    except MonitorError:
+        known = {}  # no database yet, or unreachable: nothing is held there
+    return [
+        f"{path}: thesis {thesis_id} is held back: its items wait until this file loads"
+        for path, thesis_id in sorted(known.items())
+    ] + [
+        f"{path}: never loaded: its thesis will be matched, with a backfill, once it loads"
+        for path in sorted(set(broken) - set(known))
+    ]
 
 
 def semantic_line(env: Environment) -> str:

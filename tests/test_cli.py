@@ -208,6 +208,27 @@ def test_check_accepts_valid_rules_and_lists_every_problem(tmp_path: Path) -> No
     assert any(p.startswith(str(tmp_path / "rules" / "bad-yaml.yaml") + ":2") for p in problems)
 
 
+def test_check_says_which_theses_the_daemon_holds_back(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    write_config(tmp_path, {"wire": feed_server.add("/feed.xml", rss([CONFIRM_ITEM]))})
+    assert monitor(tmp_path, "run", "--once").returncode == 0  # the database knows the thesis
+    rule = tmp_path / "rules" / "nuclear.yaml"
+    rule.write_text(rule.read_text("utf-8").replace("query: HALEU", "query: (HALEU"), "utf-8")
+    (tmp_path / "rules" / "new.yaml").write_text("thesis: [\n", "utf-8")
+
+    held = monitor(tmp_path, "check")
+
+    assert held.returncode == 1
+    assert f"{rule}: thesis test-nuclear is held back: its items wait" in held.stderr
+    assert f"{tmp_path / 'rules' / 'new.yaml'}: never loaded" in held.stderr
+
+    rule.unlink()
+    (tmp_path / "rules" / "new.yaml").unlink()
+    empty = monitor(tmp_path, "check")
+    assert "no rule file: the daemon holds all matching back" in empty.stderr
+
+
 @pytest.mark.parametrize("brief", BRIEFS, ids=lambda p: p.name)
 def test_import_brief_writes_a_rule_file_that_check_accepts(tmp_path: Path, brief: Path) -> None:
     write_config(tmp_path, {"wire": "https://example.com/feed"})

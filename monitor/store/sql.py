@@ -496,6 +496,14 @@ class SqlStore:
                 .values(active=False, updated_at=now)
             )
 
+    def theses_by_path(self, paths: Sequence[str]) -> dict[str, str]:
+        """Rule file path -> id of the active thesis loaded from it."""
+        query = select(theses_t.c.path, theses_t.c.id).where(
+            theses_t.c.path.in_(list(paths)), theses_t.c.active.is_(True)
+        )
+        with self._transaction("reading theses", write=False) as conn:
+            return {r.path: r.id for r in conn.execute(query)}
+
     # -- signals ------------------------------------------------------------------------------
 
     def add_signals(self, found: Sequence[tuple[int, Match]], now: datetime) -> list[int]:
