@@ -20,7 +20,16 @@ import typer
 from monitor import __version__
 from monitor.errors import ConfigError, MonitorError, StorageError
 from monitor.evalcli import eval_command
-from monitor.settings import Config, Environment, default_config_path, load_config, parse_interval
+from monitor.settings import (
+    Config,
+    Environment,
+    default_config_path,
+    is_inside_package,
+    load_config,
+    parse_interval,
+    user_rules_dir,
+    with_user_rules,
+)
 
 app = typer.Typer(
     name="monitor",
@@ -68,7 +77,8 @@ def setup_logging(level: str = "INFO") -> None:
 
 def load(config: Path | None) -> tuple[Config, Environment]:
     path = config or default_config_path(Path.cwd())
-    return load_config(path), Environment.from_mapping(os.environ)
+    env = Environment.from_mapping(os.environ)
+    return with_user_rules(load_config(path), env), env
 
 
 @app.command()
@@ -182,9 +192,16 @@ def import_brief(
     try:
         thesis = parse_brief(read_text_file(brief, "brief"), str(brief))
         if output is None:
-            cfg, _ = load(config)
-            folder = next((p for p in cfg.rule_paths if p.suffix not in (".yaml", ".yml")), None)
-            output = (folder or Path("rules")) / f"{thesis.id}.yaml"
+            cfg, env = load(config)
+            folder = next(
+                (
+                    p
+                    for p in cfg.rule_paths
+                    if p.suffix not in (".yaml", ".yml") and not is_inside_package(p)
+                ),
+                user_rules_dir(env),  # never into the installed package
+            )
+            output = folder / f"{thesis.id}.yaml"
     except MonitorError as e:
         raise fail(e) from e
     text = dump_rule_file(thesis)

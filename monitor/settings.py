@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -124,9 +124,33 @@ def _default_data_dir(env: Mapping[str, str]) -> Path:
     return Path(base) / "signal-monitor"
 
 
+PACKAGE_DIR = Path(__file__).resolve().parent
+SHIPPED_DIR = PACKAGE_DIR / "data" / "default"  # package data: a copy of monitor.yaml and rules/
+
+
 def shipped_config_path() -> Path:
-    """The repository's own ``monitor.yaml``, beside the ``monitor`` package."""
-    return Path(__file__).resolve().parent.parent / CONFIG_FILENAME
+    """The default ``monitor.yaml`` shipped inside the package (the repository's
+    ``monitor.yaml`` and ``rules/``, copied as package data; a test keeps them equal), so an
+    installed wheel runs from any directory."""
+    return SHIPPED_DIR / CONFIG_FILENAME
+
+
+def user_rules_dir(env: Environment) -> Path:
+    """Where ``import-brief`` writes when the configured rules are the shipped, read-only
+    ones: ``$MONITOR_DATA_DIR/rules``; the daemon reads it beside the shipped rules."""
+    return env.data_dir / "rules"
+
+
+def is_inside_package(path: Path) -> bool:
+    return path.resolve().is_relative_to(PACKAGE_DIR)
+
+
+def with_user_rules(config: Config, env: Environment) -> Config:
+    """The shipped config reads the user's rules folder too, once it exists."""
+    folder = user_rules_dir(env)
+    if config.path.resolve() != shipped_config_path() or not folder.is_dir():
+        return config
+    return replace(config, rule_paths=(*config.rule_paths, folder))
 
 
 def default_config_path(cwd: Path) -> Path:
