@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -30,6 +31,8 @@ from monitor.settings import (
     user_rules_dir,
     with_user_rules,
 )
+
+log = logging.getLogger("monitor.cli")
 
 app = typer.Typer(
     name="monitor",
@@ -89,26 +92,28 @@ def run(
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
 ) -> None:
     """Poll the sources, match new items, store signals and send alerts."""
-    from monitor.scheduler import run_daemon
+    from monitor.scheduler import request_stop, run_daemon
     from monitor.service import Service
 
     setup_logging(log_level)
+    stop = threading.Event()  # SIGTERM/SIGINT at any point from here on: stop within seconds
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda s, _f: request_stop(stop, s))
+    log.info("starting (pid %d)", os.getpid())
     try:
         cfg, env = load(config)
-        service = Service(cfg, env)
-        service.start()
+        service = Service(cfg, env, stop=stop)
+        service.start(daemon=True)
     except MonitorError as e:
         raise fail(e) from e
     try:
         if once:
-            for signum in (signal.SIGTERM, signal.SIGINT):  # end the cycle at its next step
-                signal.signal(signum, lambda _s, _f: service.stop.set())
             report = service.run_cycle()
             typer.echo(report.summary(), err=True)
             for name, error in report.failed.items():
                 typer.echo(f"source {name} failed: {error}", err=True)
         else:
-            run_daemon(service, tick=tick)
+            run_daemon(service, tick=tick, stop=stop, install_signal_handlers=False)
     except MonitorError as e:
         raise fail(e) from e
     finally:

@@ -7,10 +7,14 @@ Signals are written before any alert is attempted, so an alerting problem never 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from monitor import decide
@@ -47,6 +51,7 @@ log = logging.getLogger(__name__)
 
 MATCH_BATCH = 256  # items matched (and embedded) per batch
 STORE_BATCH = 100  # polled sources stored per transaction
+DEFAULT_LEASE = timedelta(minutes=2)  # a claimed source or delivery is ours this long
 CATCH_UP_CHUNK = 5000  # items read per query when the story index catches up
 
 FeedParser = Callable[..., list[Item]]
@@ -99,9 +104,15 @@ class Pipeline:
         embedder: Embedder | None = None,
         limits: Limits | None = None,
         backfill: Backfill | None = None,
+        owner: str | None = None,
+        source_lease: timedelta = DEFAULT_LEASE,
+        delivery_lease: timedelta = DEFAULT_LEASE,
     ) -> None:
         self.limits = limits or Limits()
         self.backfill = backfill or Backfill()
+        self.owner = owner or replica_name()
+        self.source_lease = source_lease
+        self.delivery_lease = delivery_lease
         self.store = store
         self.embedder = embedder
         self.fetcher = fetcher
@@ -140,9 +151,11 @@ class Pipeline:
         if isinstance(plan, Matcher):
             plan = MatchPlan.of(plan)
         report = CycleReport()
-        due = {h.name: h for h in decide.due_sources(self.store.source_health(), now)}
+        claimed = self.store.claim_due_sources(self.owner, now, self.source_lease)
+        due = {h.name: h for h in decide.due_sources(claimed, now)}
         requests = [FetchRequest(h.name, h.url, h.etag, h.last_modified) for h in due.values()]
         batch: list[PollOutcome] = []
+        recorded: set[str] = set()
         for request, result in self.fetcher.fetch_many(requests, stop=stop):
             health = due[request.key]
             outcome = self.poll_outcome(health, result, now)
@@ -150,11 +163,14 @@ class Pipeline:
             if not outcome.ok:
                 report.failed[health.name] = outcome.error or "unknown error"
             batch.append(outcome)
+            recorded.add(outcome.name)
             if len(batch) >= STORE_BATCH or sum(len(o.items) for o in batch) >= MATCH_BATCH * 8:
                 report.new_items += self.store_polls(batch, now)
                 batch = []
         if batch:
             report.new_items += self.store_polls(batch, now)
+        if len(recorded) < len(due):  # stopped: the sources not polled go back, still due
+            self.store.release_sources(sorted(set(due) - recorded), self.owner)
         if not _stopped(stop):
             report.new_signals = self.match_pending(plan, now, stop)
         if not _stopped(stop):
@@ -217,7 +233,7 @@ class Pipeline:
     def store_polls(self, outcomes: Sequence[PollOutcome], now: datetime) -> int:
         """Store a batch of polls (their items unmatched) in one transaction, then link the
         new items' stories; returns how many items were new."""
-        new_items = self.store.record_polls(outcomes, now)
+        new_items = self.store.record_polls(outcomes, now, owner=self.owner)
         self.assign_stories(new_items, now)
         return len(new_items)
 
@@ -265,6 +281,14 @@ class Pipeline:
             return []
         if not plan.digests:
             return []
+        with self.store.exclusive("match") as mine:
+            if not mine:  # another replica is matching: it will take these items too
+                return []
+            return self._match_pending(plan, now, stop)
+
+    def _match_pending(
+        self, plan: MatchPlan, now: datetime, stop: threading.Event | None
+    ) -> list[int]:
         since = now - self.backfill.window
         progress = self.store.sync_progress(plan.digests, now, since)
         through = {t: p.through_item_id for t, p in progress.items()}
@@ -334,28 +358,44 @@ class Pipeline:
         if self.deliveries_paused_until is not None and now < self.deliveries_paused_until:
             return
         self.deliveries_paused_until = None
-        for task in self.store.due_deliveries(self.notifier.channel, now):
-            if _stopped(stop):
-                return
-            try:
-                receipt = self.notifier.send(Alert.from_signal(task.signal, more=task.more))
-            except Exception as e:  # NotifyError, or a library surprise: never lose the alert
-                if not isinstance(e, NotifyError):
-                    log.exception("alert for signal %d: unexpected error", task.signal.id)
-                retry_after = e.retry_after if isinstance(e, NotifyError) else None
-                retry_at = decide.next_delivery_attempt(now, task.attempts + 1, retry_after)
-                self.store.mark_failed(task.id, now, str(e), retry_at)
-                self.deliveries_paused_until = retry_at
-                report.alerts_failed += 1
-                log.warning(
-                    "alert for signal %d not delivered (%s); retrying at %s",
-                    task.signal.id,
-                    e,
-                    retry_at.isoformat(),
-                )
-                break
-            self.store.mark_sent(task.id, now, receipt.ts)
-            report.alerts_sent += 1
+        channel = self.notifier.channel
+        while not _stopped(stop) and (
+            claimed := self.store.claim_deliveries(channel, self.owner, now, self.delivery_lease)
+        ):
+            for n, task in enumerate(claimed):
+                if _stopped(stop) or not self.deliver(task, now, report):
+                    self.store.release_deliveries([t.id for t in claimed[n:]])
+                    return
+
+    def deliver(self, task: DeliveryTask, now: datetime, report: CycleReport) -> bool:
+        """Send one claimed delivery and record the outcome; False when it failed (the
+        channel then rests until its retry time)."""
+        try:
+            receipt = self.notifier.send(Alert.from_signal(task.signal, more=task.more))
+        except Exception as e:  # NotifyError, or a library surprise: never lose the alert
+            if not isinstance(e, NotifyError):
+                log.exception("alert for signal %d: unexpected error", task.signal.id)
+            retry_after = e.retry_after if isinstance(e, NotifyError) else None
+            retry_at = decide.next_delivery_attempt(now, task.attempts + 1, retry_after)
+            self.store.mark_failed(task.id, now, str(e), retry_at)
+            self.deliveries_paused_until = retry_at
+            report.alerts_failed += 1
+            log.warning(
+                "alert for signal %d not delivered (%s); retrying at %s",
+                task.signal.id,
+                e,
+                retry_at.isoformat(),
+            )
+            return False
+        self.store.mark_sent(task.id, now, receipt.ts)
+        report.alerts_sent += 1
+        return True
+
+
+def replica_name() -> str:
+    """This process's name in claims: host, pid and a random part (a restarted process
+    with a reused pid is another replica)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 def _stopped(stop: threading.Event | None) -> bool:
@@ -370,8 +410,18 @@ class PipelineStore(Protocol):
     """The part of the store the pipeline uses (``monitor.store.SqlStore`` implements it).
     Every method may raise StorageError."""
 
-    def source_health(self, active_only: bool = True) -> list[SourceHealth]: ...
-    def record_polls(self, outcomes: Sequence[PollOutcome], now: datetime) -> list[StoredItem]: ...
+    def claim_due_sources(
+        self, owner: str, now: datetime, lease: timedelta
+    ) -> list[SourceHealth]: ...
+    def exclusive(self, name: str) -> AbstractContextManager[bool]: ...
+    def claim_deliveries(
+        self, channel: str, owner: str, now: datetime, lease: timedelta, limit: int = 20
+    ) -> list[DeliveryTask]: ...
+    def release_deliveries(self, ids: Sequence[int]) -> None: ...
+    def release_sources(self, names: Sequence[str], owner: str) -> None: ...
+    def record_polls(
+        self, outcomes: Sequence[PollOutcome], now: datetime, *, owner: str | None = None
+    ) -> list[StoredItem]: ...
     def items_after(self, after_id: int, since: datetime, limit: int) -> list[StoredItem]: ...
     def first_item_id_since(self, since: datetime) -> int: ...
     def get_items(self, ids: Sequence[int]) -> list[StoredItem]: ...

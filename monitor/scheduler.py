@@ -37,10 +37,10 @@ def run_daemon(
     stop: threading.Event | None = None,
     install_signal_handlers: bool = True,
 ) -> None:
-    stop = stop or threading.Event()
+    stop = stop or service.stop
     if install_signal_handlers:
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda s, _frame: _request_stop(stop, s))
+            signal.signal(signum, lambda s, _frame: request_stop(stop, s))
     scheduler = BackgroundScheduler(timezone=UTC)
     scheduler.add_job(
         service.run_cycle_safely,
@@ -52,6 +52,9 @@ def run_daemon(
         coalesce=True,
         misfire_grace_time=None,
     )
+    if stop.is_set():  # asked to stop while starting up
+        log.info("stopped before the first cycle")
+        return
     scheduler.start()
     log.info("daemon started: polling every %.0fs (each source on its own interval)", tick)
     try:
@@ -68,6 +71,6 @@ def run_daemon(
         log.info("stopped")
 
 
-def _request_stop(stop: threading.Event, signum: int) -> None:
+def request_stop(stop: threading.Event, signum: int) -> None:
     log.info("received %s", signal.Signals(signum).name)
     stop.set()

@@ -60,6 +60,7 @@ class Service:
         fetcher: Fetcher | None = None,
         notifier: Notifier | None = None,
         embedder: Embedder | Literal["auto"] | None = "auto",
+        stop: threading.Event | None = None,
     ) -> None:
         self.config = config
         self.env = env
@@ -81,21 +82,28 @@ class Service:
             embedder=self.embedder,
             limits=config.limits,
             backfill=config.backfill,
+            source_lease=max(config.replicas.lease, 2 * config.fetch.deadline),
+            delivery_lease=config.replicas.lease,
         )
         self._reported_holds: tuple[object, ...] = ()
         self.last_prune: datetime | None = None
         self.theses_synced = False  # the loaded rule set is in the database
-        self.stop = threading.Event()  # set by SIGTERM: the running cycle ends at its next step
+        self.stop = stop or threading.Event()  # SIGTERM: the running cycle ends at its next step
         self.cycle_lock = threading.Lock()  # held while a cycle runs
 
     def make_matcher(self, theses: Sequence[Thesis]) -> Matcher:
         return Matcher(theses, embedder=self.embedder)
 
-    def start(self) -> list[RuleError]:
+    def start(self, *, daemon: bool = False) -> list[RuleError]:
         """Migrate the database, register sources, load rules. Raises StorageError when
-        the database is unreachable; returns the rule problems (reported, not fatal)."""
+        the database is unreachable, or (``daemon``: a ``monitor run``) when another daemon
+        holds the same SQLite file; returns the rule problems (reported, not fatal)."""
         now = self.clock()
+        if daemon:
+            self.store.lock_for_daemon()
         self.store.migrate()
+        if daemon:
+            self.store.clear_stale_claims()
         moved = self.store.requeue_deliveries(self.notifier.channel, now)
         if moved:
             log.warning(
@@ -159,7 +167,8 @@ class Service:
             now = self.clock()
             if self.last_prune is None or now - self.last_prune >= PRUNE_EVERY:
                 self.last_prune = now
-                pruned = self.prune()
+                with self.store.exclusive("prune") as mine:
+                    pruned = self.prune() if mine else PruneReport()
                 log.log(
                     logging.INFO if pruned != PruneReport() else logging.DEBUG,
                     "retention: removed %s",

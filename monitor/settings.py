@@ -22,6 +22,10 @@ exists, else the shipped default, the repository's ``monitor.yaml``)::
       timeout: 10s            # connect and each read
       concurrency: 32         # fetches in flight
       per_host: 4             # fetches in flight to one host
+    replicas:                 # optional
+      lease: 2m               # a claim on a source or an alert lasts this long (a source's
+                              # at least twice the fetch deadline): a dead replica's work is
+                              # taken over after it
     backfill:                 # optional: a thesis added or changed is matched against
       window: 7d              # the items of this window (default 7d),
       alert_age: 1d           # alerting only the signals on items younger than this
@@ -58,7 +62,7 @@ CONFIG_FILENAME = "monitor.yaml"
 MIN_INTERVAL = timedelta(seconds=30)
 DEFAULT_INTERVAL = timedelta(minutes=15)
 _SOURCE_FIELDS = {"name", "url", "interval", "tags"}
-_TOP_FIELDS = {"sources", "rules", "limits", "retention", "fetch", "backfill"}
+_TOP_FIELDS = {"sources", "rules", "limits", "retention", "fetch", "backfill", "replicas"}
 _INTERVAL_PART = re.compile(r"(\d+)\s*([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -84,6 +88,11 @@ class FetchSettings:
 
 
 @dataclass(frozen=True)
+class Replicas:
+    lease: timedelta = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
 class Backfill:
     window: timedelta = timedelta(days=7)
     alert_age: timedelta = timedelta(days=1)
@@ -98,6 +107,7 @@ class Config:
     retention: Retention = Retention()
     fetch: FetchSettings = FetchSettings()
     backfill: Backfill = Backfill()
+    replicas: Replicas = Replicas()
 
 
 @dataclass(frozen=True)
@@ -220,6 +230,9 @@ def load_config(path: Path) -> Config:
         alert_age=section.duration("backfill", "alert_age", Backfill.alert_age)
         or Backfill.alert_age,
     )
+    replicas = Replicas(
+        lease=section.duration("replicas", "lease", Replicas.lease) or Replicas.lease
+    )
     return Config(
         path=path,
         sources=sources,
@@ -228,6 +241,7 @@ def load_config(path: Path) -> Config:
         retention=retention,
         fetch=fetch,
         backfill=backfill,
+        replicas=replicas,
     )
 
 
@@ -236,6 +250,7 @@ _SECTION_FIELDS = {
     "retention": {"signals", "items"},
     "fetch": {"deadline", "timeout", "concurrency", "per_host"},
     "backfill": {"window", "alert_age"},
+    "replicas": {"lease"},
 }
 
 

@@ -40,6 +40,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    or_,
     select,
     text,
     update,
@@ -50,6 +51,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.sql.elements import BindParameter
 
 from monitor.errors import StorageError
+from monitor.store import leases
 from monitor.store import migrate as migrations
 from monitor.store.tables import criteria as criteria_t
 from monitor.store.tables import deliveries as deliveries_t
@@ -121,6 +123,8 @@ class SqlStore:
         self._password = parsed.password if isinstance(parsed.password, str) else None
         self.safe_url = parsed.render_as_string(hide_password=True)
         self._sqlite = parsed.get_backend_name() == "sqlite"
+        self._database = parsed.database
+        self._daemon_lock: leases.DaemonLock | None = None
         if self._sqlite:
             _make_sqlite_parent(parsed.database, self.safe_url)
         try:
@@ -183,6 +187,9 @@ class SqlStore:
             log.info("database %s migrated from %s to %s", self.safe_url, before, after)
 
     def close(self) -> None:
+        if self._daemon_lock is not None:
+            self._daemon_lock.release()
+            self._daemon_lock = None
         self._engine.dispose()
 
     # -- sources ------------------------------------------------------------------------------
@@ -226,6 +233,61 @@ class SqlStore:
         with self._transaction("reading sources", write=False) as conn:
             return [_source_health(r) for r in conn.execute(query)]
 
+    def claim_due_sources(self, owner: str, now: datetime, lease: timedelta) -> list[SourceHealth]:
+        """Claim every due source that no replica holds, for ``lease`` (see
+        ``monitor.store.leases``); the caller records each poll, which releases it."""
+        with self._transaction("claiming due sources") as conn:
+            rows = leases.claim_sources(
+                conn, owner=owner, now=now, lease=lease, postgres=not self._sqlite
+            )
+        return [_source_health(r) for r in rows]
+
+    def release_sources(self, names: Sequence[str], owner: str) -> None:
+        """Give back claims of ``owner`` on sources it did not poll (it is stopping)."""
+        with self._transaction("releasing sources") as conn:
+            conn.execute(
+                update(sources_t)
+                .where(sources_t.c.name.in_(list(names)), sources_t.c.lease_owner == owner)
+                .values(lease_owner=None, lease_until=None)
+            )
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """Run a job in one replica at a time: yields True when this process holds the
+        ``name`` lock (always on SQLite, whose daemon is alone), False when another does."""
+        if self._sqlite:
+            yield True
+            return
+        try:
+            conn = self._engine.connect()
+        except SQLAlchemyError as e:
+            raise StorageError(f"cannot reach database {self.safe_url}: {self._reason(e)}") from e
+        try:
+            with leases.advisory_lock(conn, name) as got:
+                yield got
+        except SQLAlchemyError as e:
+            raise StorageError(
+                f"locking {name!r} failed on {self.safe_url}: {self._reason(e)}"
+            ) from e
+        finally:
+            conn.close()
+
+    def lock_for_daemon(self) -> None:
+        """On SQLite, refuse a second daemon on the same file (``StorageError``); on
+        PostgreSQL nothing: replicas share the work."""
+        file_db = self._sqlite and self._database not in (None, "", ":memory:")
+        if file_db and self._database and self._daemon_lock is None:
+            lock = leases.DaemonLock(self._database, self.safe_url)
+            lock.acquire()
+            self._daemon_lock = lock
+
+    def clear_stale_claims(self) -> None:
+        """A lone SQLite daemon (holding :meth:`lock_for_daemon`) drops the claims of an
+        earlier one that died: no other can be alive. On PostgreSQL claims expire instead."""
+        if self._daemon_lock is not None:
+            with self._transaction("clearing the claims of an earlier daemon") as conn:
+                leases.clear_all(conn)
+
     def get_source_health(self, name: str) -> SourceHealth | None:
         with self._transaction("reading a source", write=False) as conn:
             row = conn.execute(select(sources_t).where(sources_t.c.name == name)).first()
@@ -266,14 +328,18 @@ class SqlStore:
 
     # -- items --------------------------------------------------------------------------------
 
-    def record_polls(self, outcomes: Sequence[PollOutcome], now: datetime) -> list[StoredItem]:
+    def record_polls(
+        self, outcomes: Sequence[PollOutcome], now: datetime, *, owner: str | None = None
+    ) -> list[StoredItem]:
         """In one transaction: store the items of the successful polls (unmatched) and
-        record every poll, success or failure; returns the new items, in input order.
-        A poll of a source the store does not know is an error (``sync_sources`` first)."""
+        record every poll, success or failure, releasing ``owner``'s claim on the source (a
+        poll whose claim another replica has taken over since is not recorded; its items
+        are stored all the same); returns the new items, in input order. A poll of a source
+        the store does not know is an error (``sync_sources`` first)."""
         items = [item for o in outcomes if o.ok for item in o.items]
         with self._transaction("recording polls") as conn:
             stored = self._insert_items(conn, items, now)
-            self._update_polls(conn, outcomes, now)
+            self._update_polls(conn, outcomes, now, owner)
         log.debug(
             "stored %d new of %d items from %d poll(s)", len(stored), len(items), len(outcomes)
         )
@@ -329,7 +395,11 @@ class SqlStore:
         return stored
 
     def _update_polls(
-        self, conn: Connection, outcomes: Sequence[PollOutcome], now: datetime
+        self,
+        conn: Connection,
+        outcomes: Sequence[PollOutcome],
+        now: datetime,
+        owner: str | None,
     ) -> None:
         name: BindParameter[str] = bindparam("b_name")
         common = {
@@ -337,10 +407,17 @@ class SqlStore:
             "http_status": bindparam("b_status"),
             "next_poll": bindparam("b_next"),
             "updated_at": now,
+            "lease_owner": None,
+            "lease_until": None,
         }
+        mine = sources_t.c.name == name
+        if owner is not None:  # not if another replica has claimed it since
+            mine = and_(
+                mine, or_(sources_t.c.lease_owner.is_(None), sources_t.c.lease_owner == owner)
+            )
         success = (
             update(sources_t)
-            .where(sources_t.c.name == name)
+            .where(mine)
             .values(
                 **common,
                 last_success=now,
@@ -352,7 +429,7 @@ class SqlStore:
         )
         failure = (
             update(sources_t)
-            .where(sources_t.c.name == name)
+            .where(mine)
             .values(
                 **common,
                 consecutive_failures=sources_t.c.consecutive_failures + 1,
@@ -1027,6 +1104,7 @@ class SqlStore:
             .where(
                 deliveries_t.c.channel == channel,
                 deliveries_t.c.status.in_(["pending", "failed"]),
+                leases.free(deliveries_t.c.lease_until, now),  # not in another replica's hands
             )
             .order_by(deliveries_t.c.id)
             .limit(limit)
@@ -1052,9 +1130,40 @@ class SqlStore:
             for r in due
         ]
 
+    def claim_deliveries(
+        self, channel: str, owner: str, now: datetime, lease: timedelta, limit: int = 20
+    ) -> list[DeliveryTask]:
+        """The due head of the queue (:meth:`due_deliveries`), claimed for ``lease``: rows
+        another replica holds are skipped (``SKIP LOCKED``), so no delivery is sent twice
+        because two replicas sent it. Marking one sent or failed releases it."""
+        head = self.due_deliveries(channel, now, limit)
+        with self._transaction(f"claiming deliveries to {channel}") as conn:
+            got = leases.claim_deliveries(
+                conn,
+                [t.id for t in head],
+                owner=owner,
+                now=now,
+                lease=lease,
+                postgres=not self._sqlite,
+            )
+        return [t for t in head if t.id in got]
+
+    def release_deliveries(self, ids: Sequence[int]) -> None:
+        """Give claimed, unsent deliveries back at once (instead of when the lease ends)."""
+        if not ids:
+            return
+        with self._transaction("releasing deliveries") as conn:
+            conn.execute(
+                update(deliveries_t)
+                .where(deliveries_t.c.id.in_(list(ids)))
+                .values(lease_owner=None, lease_until=None)
+            )
+
     def mark_sent(self, delivery_id: int, now: datetime, ts: str | None) -> None:
         self._update_delivery(
             delivery_id,
+            lease_owner=None,
+            lease_until=None,
             status="sent",
             attempts=deliveries_t.c.attempts + 1,
             slack_ts=ts,
@@ -1066,6 +1175,8 @@ class SqlStore:
     ) -> None:
         self._update_delivery(
             delivery_id,
+            lease_owner=None,
+            lease_until=None,
             status="failed",
             attempts=deliveries_t.c.attempts + 1,
             last_error=error,
