@@ -1,10 +1,21 @@
-"""Feed bodies to items: feedparser for RSS 0.9x/1.0/2.0 and Atom, our own code for JSON Feed.
+"""Feed bodies to items: a fast path for plain RSS 2.0/Atom, feedparser for the rest, our
+own code for JSON Feed.
 
 Decisions:
 
 * JSON is recognised by a leading ``{`` or by a JSON content type (unless the body plainly
-  starts with ``<``); everything else goes to feedparser, which also sniffs the encoding from
-  the HTTP charset, the XML declaration and fallbacks.
+  starts with ``<``); everything else is XML.
+* XML goes first to the fast path (:mod:`monitor.feeds.fastparse`: fastfeedparser for the long
+  texts, an expat census for everything else), which either yields exactly the entries
+  feedparser would or refuses; it takes only well-formed UTF-8/ASCII RSS 2.0 and Atom 1.0
+  bodies with constructs it reproduces. A refusal, or any exception on the fast path (then
+  logged as a warning: it is a bug), sends the body to feedparser, which also sniffs the
+  encoding from the HTTP charset, the XML declaration and fallbacks. ``tests/
+  test_feeds_differential.py`` holds both paths equal over ``corpus/feeds``.
+* ``engine`` selects a path for tests and benchmarks: ``"auto"`` (the default, as above),
+  ``"fast"`` (the fast path only: a refusal raises :class:`FastPathRefused`) or
+  ``"feedparser"``. :func:`parse_feed_detailed` also says which path read the body and why
+  the fast path did not.
 * feedparser's "bozo" feeds that still yield entries are accepted with a warning naming the
   URL (mislabelled content types and encoding overrides are only logged at debug level: they
   are routine). A body that yields no feed at all (HTML, garbage, empty, invalid JSON) is a
@@ -20,11 +31,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import feedparser
 
 from monitor.errors import ParseError
+from monitor.feeds.fastparse import FastPathRefused, read_fast
 from monitor.feeds.jsonfeed import is_json_content_type, json_item_to_raw, read_json_feed
 from monitor.feeds.normalise import RawEntry, Text, clean_strings, normalise_entry
 from monitor.types import Item
@@ -35,15 +48,47 @@ HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 ROUTINE_BOZO = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
 SNIFF_BYTES = 1024
 
+Engine = Literal["auto", "fast", "feedparser"]
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """Items, the path that read them (``"json"``, ``"fast"`` or ``"feedparser"``) and, when
+    ``engine="auto"`` fell back to feedparser, why."""
+
+    items: list[Item]
+    engine: str
+    fallback_reason: str | None = None
+
 
 def parse_feed(
-    content: bytes, *, source: str, url: str, content_type: str | None = None
+    content: bytes,
+    *,
+    source: str,
+    url: str,
+    content_type: str | None = None,
+    engine: Engine = "auto",
 ) -> list[Item]:
     """Parse a feed body into normalised items; raises :class:`ParseError` if it is no feed.
 
     ``url`` is the feed's final URL: relative links are resolved against it and errors name it.
     ``content_type`` is the HTTP Content-Type header, charset included, when there was one.
+    ``engine`` picks the XML path (see the module docstring); leave it at ``"auto"``.
     """
+    return parse_feed_detailed(
+        content, source=source, url=url, content_type=content_type, engine=engine
+    ).items
+
+
+def parse_feed_detailed(
+    content: bytes,
+    *,
+    source: str,
+    url: str,
+    content_type: str | None = None,
+    engine: Engine = "auto",
+) -> ParsedFeed:
+    """:func:`parse_feed`, also saying which path read the body (see :class:`ParsedFeed`)."""
     head = content[:SNIFF_BYTES].lstrip(b"\xef\xbb\xbf \t\r\n")
     if not head:
         raise ParseError(url, "the response body is empty: the server sent no feed; try later")
@@ -52,9 +97,30 @@ def parse_feed(
         raws: Iterable[Callable[[], RawEntry]] = (
             _deferred(json_item_to_raw, item, feed.authors) for item in feed.items
         )
-    else:
-        raws = _read_with_feedparser(content, head=head, url=url, content_type=content_type)
-    return _normalise_all(raws, source=source, url=url)
+        return ParsedFeed(_normalise_all(raws, source=source, url=url), "json")
+    reason = None
+    if engine != "feedparser":
+        try:
+            entries = read_fast(content, url=url, content_type=content_type)
+        except FastPathRefused as e:
+            if engine == "fast":
+                raise
+            reason = str(e)
+        except Exception as e:  # a bug on the fast path must not cost us the feed
+            if engine == "fast":
+                raise
+            reason = f"the fast path failed ({e!r})"
+            logger.warning("%s for %s; reading it with feedparser", reason, url, exc_info=True)
+        else:
+            ready = [_ready(raw) for raw in entries]
+            return ParsedFeed(_normalise_all(ready, source=source, url=url), "fast")
+        logger.debug("reading %s with feedparser: %s", url, reason)
+    raws = _read_with_feedparser(content, head=head, url=url, content_type=content_type)
+    return ParsedFeed(_normalise_all(raws, source=source, url=url), "feedparser", reason)
+
+
+def _ready(raw: RawEntry) -> Callable[[], RawEntry]:
+    return lambda: raw
 
 
 def _deferred(
