@@ -85,8 +85,13 @@ class FeedError(MonitorError):
 
 
 class FetchError(FeedError):
-    def __init__(self, url: str, message: str, status: int | None = None) -> None:
+    """``retry_after``: the server's ``Retry-After`` on a 429 or 503, in seconds (capped)."""
+
+    def __init__(
+        self, url: str, message: str, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         self.status = status
+        self.retry_after = retry_after
         super().__init__(url, message)
 
 

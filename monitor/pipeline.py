@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import socket
 import threading
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -39,6 +41,7 @@ from monitor.types import (
     FoundMatch,
     Item,
     Match,
+    PollHints,
     PollOutcome,
     RecordedSignal,
     SourceHealth,
@@ -105,12 +108,14 @@ class Pipeline:
         limits: Limits | None = None,
         backfill: Backfill | None = None,
         owner: str | None = None,
+        polling: decide.PollBounds | None = None,
         source_lease: timedelta = DEFAULT_LEASE,
         delivery_lease: timedelta = DEFAULT_LEASE,
     ) -> None:
         self.limits = limits or Limits()
         self.backfill = backfill or Backfill()
         self.owner = owner or replica_name()
+        self.polling = polling or decide.PollBounds()
         self.source_lease = source_lease
         self.delivery_lease = delivery_lease
         self.store = store
@@ -165,10 +170,10 @@ class Pipeline:
             batch.append(outcome)
             recorded.add(outcome.name)
             if len(batch) >= STORE_BATCH or sum(len(o.items) for o in batch) >= MATCH_BATCH * 8:
-                report.new_items += self.store_polls(batch, now)
+                report.new_items += self.store_polls(batch, due, now)
                 batch = []
         if batch:
-            report.new_items += self.store_polls(batch, now)
+            report.new_items += self.store_polls(batch, due, now)
         if len(recorded) < len(due):  # stopped: the sources not polled go back, still due
             self.store.release_sources(sorted(set(due) - recorded), self.owner)
         if not _stopped(stop):
@@ -182,7 +187,8 @@ class Pipeline:
     def poll_outcome(
         self, health: SourceHealth, result: FetchResult | FeedError, now: datetime
     ) -> PollOutcome:
-        """What one fetch means for its source: the items, or the error; never raises."""
+        """What one fetch means for its source: the items, or the error; never raises. The
+        next poll of a success is set once its new items are counted (``store_polls``)."""
         try:
             if isinstance(result, FeedError):
                 raise result
@@ -197,30 +203,45 @@ class Pipeline:
                 items = items[: self.limits.items_per_poll]
         except FeedError as e:
             log.warning("source %r failed: %s", health.name, e)
-            return self.failure(health, now, str(e), _status(e))
+            return self.failure(health, now, str(e), _status(e), getattr(e, "retry_after", None))
         except Exception as e:  # a bug or a library surprise: logged loudly, cycle goes on
             log.exception("source %r: unexpected error while parsing", health.name)
-            return self.failure(health, now, f"internal error: {e!r}", None)
+            return self.failure(health, now, f"internal error: {e!r}", None, None)
+        if health.parked_since is not None:
+            log.info("source %r answers again: no longer parked", health.name)
         return PollOutcome(
             name=health.name,
             ok=True,
             http_status=result.status,
-            next_poll=decide.next_poll_after_success(now, health.interval),
+            next_poll=now,  # set by store_polls
             items=tuple(items),
             etag=result.etag,
             last_modified=result.last_modified,
+            hints=PollHints(max_age=result.max_age, ttl=rss_ttl(result.content)),
         )
 
     def failure(
-        self, health: SourceHealth, now: datetime, error: str, status: int | None
+        self,
+        health: SourceHealth,
+        now: datetime,
+        error: str,
+        status: int | None,
+        retry_after: float | None,
     ) -> PollOutcome:
-        failures = health.consecutive_failures + 1
+        next_poll, parked_since = decide.schedule_failure(health, now, retry_after)
+        if parked_since is not None and health.parked_since is None:
+            log.error(
+                "source %r has failed for a day: parked, polled once a day until it answers; "
+                "check it with `monitor sources`",
+                health.name,
+            )
         return PollOutcome(
             name=health.name,
             ok=False,
             http_status=status,
             error=mask_urls_in(error, [health.url]),  # stored and shown: never a credential
-            next_poll=decide.next_poll_after_failure(now, health.interval, failures),
+            next_poll=next_poll,
+            parked_since=parked_since,
         )
 
     def parse_result(self, health: SourceHealth, result: FetchResult) -> list[Item]:
@@ -230,10 +251,24 @@ class Pipeline:
             result.content, source=health.name, url=result.url, content_type=result.content_type
         )
 
-    def store_polls(self, outcomes: Sequence[PollOutcome], now: datetime) -> int:
-        """Store a batch of polls (their items unmatched) in one transaction, then link the
-        new items' stories; returns how many items were new."""
-        new_items = self.store.record_polls(outcomes, now, owner=self.owner)
+    def store_polls(
+        self, outcomes: Sequence[PollOutcome], due: Mapping[str, SourceHealth], now: datetime
+    ) -> int:
+        """Store a batch of polls: the items (unmatched; one transaction), then each poll
+        with its next time, from how many new items it brought (another transaction: a crash
+        in between only makes the source fetched again); then link the new items' stories.
+        Returns how many items were new."""
+        new_items = self.store.add_items([i for o in outcomes if o.ok for i in o.items], now)
+        fresh = Counter(s.item.source for s in new_items)
+        scheduled = []
+        for o in outcomes:
+            if o.ok:
+                next_poll, learned = decide.schedule_success(
+                    due[o.name], now, fresh[o.name], o.hints, self.polling
+                )
+                o = replace(o, items=(), next_poll=next_poll, learned_interval=learned)
+            scheduled.append(o)
+        self.store.record_polls(scheduled, now, owner=self.owner)
         self.assign_stories(new_items, now)
         return len(new_items)
 
@@ -392,6 +427,17 @@ class Pipeline:
         return True
 
 
+_TTL = re.compile(rb"<ttl>\s*(\d{1,6})\s*</ttl>", re.IGNORECASE)
+
+
+def rss_ttl(content: bytes | None) -> float | None:
+    """An RSS channel's ``<ttl>`` (minutes), in seconds; it stands before the items."""
+    if not content:
+        return None
+    found = _TTL.search(content, 0, 16384)
+    return float(found.group(1)) * 60 if found else None
+
+
 def replica_name() -> str:
     """This process's name in claims: host, pid and a random part (a restarted process
     with a reused pid is another replica)."""
@@ -422,6 +468,7 @@ class PipelineStore(Protocol):
     def record_polls(
         self, outcomes: Sequence[PollOutcome], now: datetime, *, owner: str | None = None
     ) -> list[StoredItem]: ...
+    def add_items(self, items: Sequence[Item], now: datetime) -> list[StoredItem]: ...
     def items_after(self, after_id: int, since: datetime, limit: int) -> list[StoredItem]: ...
     def first_item_id_since(self, since: datetime) -> int: ...
     def get_items(self, ids: Sequence[int]) -> list[StoredItem]: ...

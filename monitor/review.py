@@ -168,14 +168,14 @@ def print_sources(health: Sequence[SourceHealth], out: TextIO) -> None:
             when(h.last_attempt),
             when(h.last_success),
             str(h.http_status or "-"),
-            str(h.consecutive_failures),
+            f"{h.consecutive_failures} parked" if h.parked_since else str(h.consecutive_failures),
             when(h.next_poll),
             mask_urls_in(h.last_error or "", [h.url]),
         )
         for h in health
     ]
     headers = ("SOURCE", "LAST ATTEMPT", "LAST SUCCESS", "HTTP", "FAILS", "NEXT POLL", "LAST ERROR")
-    out.write(table(rows, headers, (22, 16, 16, 4, 5, 16, 60)))
+    out.write(table(rows, headers, (22, 16, 16, 4, 9, 16, 60)))
 
 
 def print_feedback(verdicts: Mapping[tuple[str, str], tuple[int, int]], out: TextIO) -> None:

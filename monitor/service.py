@@ -84,6 +84,7 @@ class Service:
             backfill=config.backfill,
             source_lease=max(config.replicas.lease, 2 * config.fetch.deadline),
             delivery_lease=config.replicas.lease,
+            polling=config.polling,
         )
         self._reported_holds: tuple[object, ...] = ()
         self.last_prune: datetime | None = None

@@ -22,6 +22,10 @@ exists, else the shipped default, the repository's ``monitor.yaml``)::
       timeout: 10s            # connect and each read
       concurrency: 32         # fetches in flight
       per_host: 4             # fetches in flight to one host
+    polling:                  # optional: adaptive polling
+      adaptive: true          # learn each source's interval from how often it publishes
+      min_interval: 15m       # default: the source's own interval (never poll faster)
+      max_interval: 1h        # default: four times the source's interval (at most 1d)
     replicas:                 # optional
       lease: 2m               # a claim on a source or an alert lasts this long (a source's
                               # at least twice the fetch deadline): a dead replica's work is
@@ -48,11 +52,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from monitor.decide import PollBounds
 from monitor.errors import ConfigError
 from monitor.textfile import read_text_file
 from monitor.types import SourceConfig
@@ -62,7 +67,16 @@ CONFIG_FILENAME = "monitor.yaml"
 MIN_INTERVAL = timedelta(seconds=30)
 DEFAULT_INTERVAL = timedelta(minutes=15)
 _SOURCE_FIELDS = {"name", "url", "interval", "tags"}
-_TOP_FIELDS = {"sources", "rules", "limits", "retention", "fetch", "backfill", "replicas"}
+_TOP_FIELDS = {
+    "sources",
+    "rules",
+    "limits",
+    "retention",
+    "fetch",
+    "backfill",
+    "replicas",
+    "polling",
+}
 _INTERVAL_PART = re.compile(r"(\d+)\s*([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -108,6 +122,7 @@ class Config:
     fetch: FetchSettings = FetchSettings()
     backfill: Backfill = Backfill()
     replicas: Replicas = Replicas()
+    polling: PollBounds = field(default_factory=PollBounds)
 
 
 @dataclass(frozen=True)
@@ -233,6 +248,17 @@ def load_config(path: Path) -> Config:
     replicas = Replicas(
         lease=section.duration("replicas", "lease", Replicas.lease) or Replicas.lease
     )
+    polling_raw = data.get("polling") or {}
+    adaptive = polling_raw.get("adaptive", True) if isinstance(polling_raw, dict) else True
+    if not isinstance(adaptive, bool):
+        raise ConfigError(
+            "polling.adaptive must be true or false", where, lines.line("polling", "adaptive")
+        )
+    polling = PollBounds(
+        adaptive=adaptive,
+        min_interval=section.duration("polling", "min_interval", None),
+        max_interval=section.duration("polling", "max_interval", None),
+    )
     return Config(
         path=path,
         sources=sources,
@@ -242,6 +268,7 @@ def load_config(path: Path) -> Config:
         fetch=fetch,
         backfill=backfill,
         replicas=replicas,
+        polling=polling,
     )
 
 
@@ -251,6 +278,7 @@ _SECTION_FIELDS = {
     "fetch": {"deadline", "timeout", "concurrency", "per_host"},
     "backfill": {"window", "alert_age"},
     "replicas": {"lease"},
+    "polling": {"adaptive", "min_interval", "max_interval"},
 }
 
 

@@ -33,6 +33,7 @@ class FetchResult:
     content_type: str | None = None
     etag: str | None = None
     last_modified: str | None = None
+    max_age: float | None = None  # Cache-Control: max-age, seconds
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,16 @@ class DeliveryReceipt:
 
 
 @dataclass(frozen=True)
+class PollHints:
+    """What a feed server says about how often to poll it: ``Cache-Control: max-age``,
+    ``Retry-After`` (on 429/503) and RSS ``<ttl>``, in seconds."""
+
+    max_age: float | None = None
+    retry_after: float | None = None
+    ttl: float | None = None
+
+
+@dataclass(frozen=True)
 class PollOutcome:
     """An intent: what one poll of a source means for the store. ``ok``: record a success
     with the validators and store the items (unmatched); else record the failure."""
@@ -240,6 +251,9 @@ class PollOutcome:
     items: tuple[Item, ...] = ()
     etag: str | None = None
     last_modified: str | None = None
+    learned_interval: timedelta | None = None  # store it (adaptive polling)
+    parked_since: datetime | None = None  # failing for a day since then; None: not parked
+    hints: PollHints | None = None  # what the server said about polling it (success only)
 
 
 @dataclass(frozen=True)
@@ -258,6 +272,9 @@ class SourceHealth:
     next_poll: datetime | None = None
     etag: str | None = None
     last_modified: str | None = None
+    learned_interval: timedelta | None = None  # adaptive polling; None: the configured one
+    parked_since: datetime | None = None  # failing for a day: polled once a day, reported
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True)

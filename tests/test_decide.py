@@ -112,3 +112,78 @@ def test_an_absurd_retry_after_never_raises_nor_waits_past_the_cap(retry_after: 
     now = datetime(2026, 5, 15, 12, 0, tzinfo=UTC)
     at = decide.next_delivery_attempt(now, 1, retry_after)
     assert now < at <= now + decide.MAX_RETRY_AFTER
+
+
+def polled(**kw: object) -> SourceHealth:
+    base = {"name": "wire", "url": "https://w/f", "interval": M15}
+    return SourceHealth(**{**base, **kw})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("health", "new_items", "bounds", "learned"),
+    [
+        (polled(), 3, decide.PollBounds(), M15),  # busy: stays at the configured interval
+        (polled(), 0, decide.PollBounds(), M15 * 1.25),  # quiet: slows down
+        (polled(learned_interval=M15 * 3.9), 0, decide.PollBounds(), M15 * 4),  # up to 4x
+        (polled(learned_interval=M15 * 4), 5, decide.PollBounds(), M15 * 4 * 0.7),
+        (
+            polled(),
+            2,
+            decide.PollBounds(min_interval=timedelta(minutes=5)),
+            M15 * 0.7,
+        ),  # a lower bound lets a busy source be polled faster
+        (
+            polled(learned_interval=timedelta(minutes=6)),
+            2,
+            decide.PollBounds(min_interval=timedelta(minutes=5)),
+            timedelta(minutes=5),
+        ),
+        (polled(), 0, decide.PollBounds(adaptive=False), None),
+    ],
+)
+def test_polling_learns_from_how_often_a_source_publishes(
+    health: SourceHealth,
+    new_items: int,
+    bounds: decide.PollBounds,
+    learned: timedelta | None,
+) -> None:
+    next_poll, got = decide.schedule_success(health, NOW, new_items, None, bounds)
+    assert got == learned
+    interval = learned or health.interval
+    assert NOW + interval <= next_poll <= NOW + interval * 1.05  # the jitter: at most +5 %
+
+
+@pytest.mark.parametrize(
+    ("hints", "at_least"),
+    [
+        (decide.PollHints(max_age=3600), timedelta(hours=1)),
+        (decide.PollHints(ttl=1800), timedelta(minutes=30)),
+        (decide.PollHints(max_age=10), M15),  # a short max-age never polls faster
+        (decide.PollHints(ttl=10 * 86400), M15 * 4),  # a huge ttl is capped at the upper bound
+    ],
+)
+def test_server_hints_are_a_floor_for_the_next_poll(
+    hints: decide.PollHints, at_least: timedelta
+) -> None:
+    next_poll, _ = decide.schedule_success(polled(), NOW, 1, hints, decide.PollBounds())
+    assert NOW + at_least <= next_poll <= NOW + at_least * 1.05
+
+
+def test_the_jitter_spreads_sources_and_is_repeatable() -> None:
+    delays = {decide.jitter(f"s{n}", NOW, M15) for n in range(50)}
+    assert len(delays) > 40 and all(timedelta(0) <= d <= M15 * 0.05 for d in delays)
+    assert decide.jitter("s1", NOW, M15) == decide.jitter("s1", NOW, M15)
+    assert decide.jitter("s1", NOW, timedelta(days=10)) <= decide.MAX_JITTER_DELAY
+
+
+def test_a_failing_source_backs_off_honours_retry_after_and_is_parked_after_a_day() -> None:
+    recent = polled(last_success=NOW - timedelta(hours=1), consecutive_failures=1)
+    assert decide.schedule_failure(recent, NOW, None) == (NOW + 2 * M15, None)
+    assert decide.schedule_failure(recent, NOW, 3000) == (NOW + timedelta(seconds=3000), None)
+    assert decide.schedule_failure(recent, NOW, 1e9) == (NOW + decide.MAX_RETRY_AFTER, None)
+
+    dead = polled(last_success=NOW - timedelta(days=1), consecutive_failures=40)
+    assert decide.schedule_failure(dead, NOW, None) == (NOW + decide.PARKED_INTERVAL, NOW)
+    since = NOW - timedelta(hours=3)
+    parked = polled(created_at=NOW - timedelta(days=2), consecutive_failures=50, parked_since=since)
+    assert decide.schedule_failure(parked, NOW, None) == (NOW + decide.PARKED_INTERVAL, since)

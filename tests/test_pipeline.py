@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -219,7 +220,7 @@ def test_same_story_with_other_links_is_one_signal_listing_every_source(
         CONFIRM_ITEM[2],
     )
     feed_server.add("/b.xml", rss([reworded], base="https://blog.example.com"))
-    clock.advance(minutes=16)
+    clock.advance(minutes=20)  # blog, quiet at first, slowed to 18.75 minutes (+ jitter)
 
     report = service.run_cycle()
 
@@ -350,3 +351,42 @@ def test_credentials_in_feed_urls_stay_out_of_errors_logs_and_sources(
     shown += " ".join(h.last_error or "" for h in stored if h is not None)
     assert "S3CRETTOKEN" not in shown and "PA55WORD" not in shown
     assert "token=***" in report.failed["query"] and "***@127.0.0.1" in report.failed["userinfo"]
+
+
+def test_polling_honours_server_hints_and_parks_a_source_failing_for_a_day(
+    feed_server: FeedServer, fake_slack: FakeSlack, service_factory, clock: Clock
+) -> None:
+    cached = feed_server.add("/c.xml", rss([NOISE_ITEM]), headers={"Cache-Control": "max-age=2400"})
+    limited = feed_server.add("/l.xml", b"slow down", status=429, headers={"Retry-After": "3000"})
+    ttl = feed_server.add(
+        "/t.xml", rss([]).replace(b"<description>t</description>", b"<ttl>30</ttl>")
+    )
+    service = service_factory({"cached": cached, "limited": limited, "ttl": ttl})
+
+    service.run_cycle()
+
+    def next_poll(name: str) -> timedelta:
+        health = service.store.get_source_health(name)
+        assert health is not None and health.next_poll is not None
+        return health.next_poll - clock.now
+
+    assert timedelta(seconds=2400) <= next_poll("cached") <= timedelta(seconds=2400 * 1.05)
+    assert next_poll("limited") == timedelta(seconds=3000)
+    assert timedelta(minutes=30) <= next_poll("ttl") <= timedelta(minutes=31.5)
+
+    for _ in range(30):  # a day of failures (the backoff reaches 6 hours)
+        clock.advance(hours=6)
+        service.run_cycle()
+    health = service.store.get_source_health("limited")
+    assert health is not None and health.parked_since is not None
+    assert health.next_poll is not None and health.last_attempt is not None
+    assert health.next_poll - health.last_attempt == timedelta(days=1)  # once a day
+    out = io.StringIO()
+    print_sources([health], out)
+    assert "parked" in out.getvalue()
+
+    feed_server.add("/l.xml", rss([]))  # it answers again
+    clock.advance(days=1)
+    service.run_cycle()
+    health = service.store.get_source_health("limited")
+    assert health is not None and health.parked_since is None and health.consecutive_failures == 0

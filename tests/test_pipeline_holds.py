@@ -69,7 +69,7 @@ def test_a_broken_rule_file_holds_its_items_until_it_is_fixed(
 
     rules(tmp_path).write_text(RULE_FILE.replace("query: HALEU", "query: (HALEU"), "utf-8")
     feed_server.add("/feed.xml", rss([CONFIRM_ITEM, KILL_ITEM]))
-    clock.advance(minutes=15)
+    clock.advance(minutes=16)  # the 15 minute interval and its jitter
     report = service.run_cycle()
     assert report.new_items == 1 and report.new_signals == []  # the kill item waits
     assert service.rulebook.held.keys() == {"test-nuclear"}

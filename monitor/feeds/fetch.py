@@ -28,10 +28,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import re
 import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -39,6 +41,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from monitor import __version__
+from monitor.decide import parse_retry_after
 from monitor.errors import FetchError
 from monitor.redact import mask_url
 from monitor.types import FetchResult
@@ -255,7 +258,10 @@ class HttpFetcher:
                 last_modified=response.headers.get("Last-Modified", last_modified),
             )
         if not 200 <= status < 300:
-            raise FetchError(url, _status_message(response), status)
+            retry_after = None
+            if status in (429, 503):
+                retry_after = parse_retry_after(response.headers.get("Retry-After"), _now())
+            raise FetchError(url, _status_message(response), status, retry_after)
         content = await self._read_capped(url, response)
         logger.debug("fetched %s: %d bytes", mask_url(final_url), len(content))
         return FetchResult(
@@ -265,6 +271,7 @@ class HttpFetcher:
             content_type=response.headers.get("Content-Type"),
             etag=response.headers.get("ETag"),
             last_modified=response.headers.get("Last-Modified"),
+            max_age=max_age(response.headers.get("Cache-Control")),
         )
 
     async def _read_capped(self, url: str, response: httpx.Response) -> bytes:
@@ -297,6 +304,21 @@ class HttpFetcher:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d{1,10})", re.IGNORECASE)
+
+
+def max_age(cache_control: str | None) -> float | None:
+    """``max-age`` of a ``Cache-Control`` header in seconds, or None (absent, ``no-cache``)."""
+    if not cache_control or "no-cache" in cache_control.lower():
+        return None
+    found = _MAX_AGE.search(cache_control)
+    return float(found.group(1)) if found else None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _host(url: str) -> str:

@@ -425,6 +425,8 @@ class SqlStore:
                 last_error=None,
                 etag=func.coalesce(bindparam("b_etag"), sources_t.c.etag),
                 last_modified=func.coalesce(bindparam("b_modified"), sources_t.c.last_modified),
+                learned_interval_seconds=bindparam("b_learned"),
+                parked_since=None,
             )
         )
         failure = (
@@ -434,6 +436,7 @@ class SqlStore:
                 **common,
                 consecutive_failures=sources_t.c.consecutive_failures + 1,
                 last_error=bindparam("b_error"),
+                parked_since=bindparam("b_parked"),
             )
         )
         known = set(
@@ -452,6 +455,10 @@ class SqlStore:
                 "b_etag": o.etag,
                 "b_modified": o.last_modified,
                 "b_error": o.error,
+                "b_learned": (
+                    o.learned_interval.total_seconds() if o.learned_interval is not None else None
+                ),
+                "b_parked": o.parked_since,
             }
             for o in outcomes
         ]
@@ -1251,6 +1258,13 @@ def _source_health(r: AnyRow) -> SourceHealth:
         next_poll=r.next_poll,
         etag=r.etag,
         last_modified=r.last_modified,
+        learned_interval=(
+            timedelta(seconds=r.learned_interval_seconds)
+            if r.learned_interval_seconds is not None
+            else None
+        ),
+        parked_since=r.parked_since,
+        created_at=r.created_at,
     )
 
 

@@ -36,9 +36,7 @@ def upgrade() -> None:
     op.add_column("sources", sa.Column("parked_since", TS, nullable=True))
     op.add_column("deliveries", sa.Column("lease_owner", sa.Text(), nullable=True))
     op.add_column("deliveries", sa.Column("lease_until", TS, nullable=True))
-    op.add_column(
-        "deliveries", sa.Column("more", sa.Integer(), nullable=False, server_default="0")
-    )
+    op.add_column("deliveries", sa.Column("more", sa.Integer(), nullable=False, server_default="0"))
     op.add_column(
         "signals",
         sa.Column("backfilled", sa.Boolean(), nullable=False, server_default=sa.false()),
