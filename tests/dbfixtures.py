@@ -77,6 +77,12 @@ def pg_url(pg_schema: str) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A fresh database URL on each backend (SQLite file; PostgreSQL schema)."""
+    return str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest) -> Iterator[SqlStore]:
     """A migrated, empty ``SqlStore`` on each backend."""
     url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")

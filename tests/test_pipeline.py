@@ -27,16 +27,6 @@ from tests.fakeslack import DEFAULT_TOKEN, FakeSlack
 from tests.feedserver import FeedServer
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url"))
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
 def make_service(
     tmp_path: Path, sources: dict[str, str], database_url: str, slack: FakeSlack, clock: Clock
 ) -> Service:

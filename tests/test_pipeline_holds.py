@@ -21,16 +21,6 @@ SECOND_THESIS = RULE_FILE.replace("id: test-nuclear", "id: test-restarts").repla
 )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url"))
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
 @pytest.fixture
 def make(
     tmp_path: Path, database_url: str, fake_slack: FakeSlack, clock: Clock

@@ -32,7 +32,7 @@ import re
 import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Protocol
@@ -76,6 +76,16 @@ class FetchRequest:
 
 
 FetchOutcome = tuple[FetchRequest, FetchResult | FetchError]
+
+
+@dataclass
+class _Handover:
+    """Between the fetch loop's thread and the consumer: finished outcomes (None: done),
+    room for more bodies, and the consumer's request to stop."""
+
+    room: threading.Semaphore
+    results: queue.Queue[FetchOutcome | None] = field(default_factory=queue.Queue)
+    cancel: threading.Event = field(default_factory=threading.Event)
 
 
 class Fetcher(Protocol):
@@ -137,11 +147,10 @@ class HttpFetcher:
         over each outcome as it completes and cancels the rest when closed or stopped."""
         if not requests:
             return
-        results: queue.Queue[FetchOutcome | None] = queue.Queue()
-        room = threading.Semaphore(2 * self.max_connections)  # bodies waiting for us
-        cancel = threading.Event()
+        handover = _Handover(room=threading.Semaphore(2 * self.max_connections))
+        results, room, cancel = handover.results, handover.room, handover.cancel
         worker = threading.Thread(
-            target=self._run_loop, args=(requests, results, room, cancel), name="fetch-loop"
+            target=self._run_loop, args=(requests, handover), name="fetch-loop"
         )
         worker.start()
         try:
@@ -160,27 +169,16 @@ class HttpFetcher:
             cancel.set()
             worker.join(timeout=5.0)
 
-    def _run_loop(
-        self,
-        requests: Sequence[FetchRequest],
-        results: queue.Queue[FetchOutcome | None],
-        room: threading.Semaphore,
-        cancel: threading.Event,
-    ) -> None:
+    def _run_loop(self, requests: Sequence[FetchRequest], handover: _Handover) -> None:
         try:
-            asyncio.run(self._fetch_all(requests, results, room, cancel))
+            asyncio.run(self._fetch_all(requests, handover))
         except Exception:  # a bug here must not hang the consumer
             logger.exception("the fetch loop failed")
         finally:
-            results.put(None)
+            handover.results.put(None)
 
-    async def _fetch_all(
-        self,
-        requests: Sequence[FetchRequest],
-        results: queue.Queue[FetchOutcome | None],
-        room: threading.Semaphore,
-        cancel: threading.Event,
-    ) -> None:
+    async def _fetch_all(self, requests: Sequence[FetchRequest], handover: _Handover) -> None:
+        results, room, cancel = handover.results, handover.room, handover.cancel
         limits = httpx.Limits(
             max_connections=self.max_connections, max_keepalive_connections=self.max_connections
         )
