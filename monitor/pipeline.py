@@ -27,7 +27,8 @@ from monitor.matching.engine import Matcher
 from monitor.matching.stories import (
     STORY_WINDOW,
     StoryIndex,
-    band_keys,
+    U64Array,
+    features_of,
     link_stories,
 )
 from monitor.notify import Notifier
@@ -276,19 +277,25 @@ class Pipeline:
         """Link each of the cycle's new items that repeats a recent story (or an earlier item
         of this cycle) to the story's first item.
 
-        The story index lives across cycles (``self.stories``); it first catches up with items
-        it has not seen (the window at start-up, items another replica stored), read in
-        chunks, then drops items older than the window."""
+        The story index lives across cycles (``self.stories``); it first catches up with the
+        items it has not seen that were stored before these (the window at start-up, items
+        another replica stored), read in chunks and merged once, then drops items older than
+        the window. (An item another replica stores while this batch is being stored, with an
+        id among this batch's, is not indexed here: a repeat of it may go unlinked.)"""
         if not new_items:
             return
         since = now - STORY_WINDOW
-        new_ids = {s.id for s in new_items}
-        while chunk := self.store.items_after(self.stories.high_water, since, CATCH_UP_CHUNK):
-            batch = [(s.id, band_keys(s.item)) for s in chunk if s.id not in new_ids]
-            self.stories.merge(batch)
-            self.stories.high_water = max(self.stories.high_water, chunk[-1].id)
+        first_new = min(s.id for s in new_items)
+        caught_up: list[tuple[int, U64Array]] = []
+        after = self.stories.high_water
+        while chunk := self.store.items_between(after, first_new, since, CATCH_UP_CHUNK):
+            keys = [f.keys for f in features_of([s.item for s in chunk])]
+            caught_up += zip((s.id for s in chunk), keys, strict=True)
+            after = chunk[-1].id
             if len(chunk) < CATCH_UP_CHUNK:
                 break
+        if caught_up:
+            self.stories.merge(caught_up)
         links = link_stories(
             self.stories,
             new_items,
@@ -469,7 +476,9 @@ class PipelineStore(Protocol):
         self, outcomes: Sequence[PollOutcome], now: datetime, *, owner: str | None = None
     ) -> list[StoredItem]: ...
     def add_items(self, items: Sequence[Item], now: datetime) -> list[StoredItem]: ...
-    def items_after(self, after_id: int, since: datetime, limit: int) -> list[StoredItem]: ...
+    def items_between(
+        self, after_id: int, before_id: int, since: datetime, limit: int
+    ) -> list[StoredItem]: ...
     def first_item_id_since(self, since: datetime) -> int: ...
     def get_items(self, ids: Sequence[int]) -> list[StoredItem]: ...
     def assign_stories(self, pairs: Sequence[tuple[int, int]]) -> None: ...

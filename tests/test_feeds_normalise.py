@@ -272,3 +272,21 @@ def test_caps_tags_authors_and_links_of_a_hostile_entry() -> None:
         ).link
         == "https://example.com/ok"
     )
+
+
+@pytest.mark.parametrize("keep_whitespace", [False, True])
+def test_remove_control_chars_drops_exactly_unicode_controls_and_surrogates(
+    keep_whitespace: bool,
+) -> None:
+    """Against the definition, over every code point."""
+    import unicodedata
+
+    from monitor.feeds.normalise import remove_control_chars
+
+    everything = "".join(chr(c) for c in range(0x110000))
+    expected = "".join(
+        ch
+        for ch in everything
+        if (keep_whitespace and ch.isspace()) or unicodedata.category(ch) not in ("Cc", "Cs")
+    )
+    assert remove_control_chars(everything, keep_whitespace=keep_whitespace) == expected

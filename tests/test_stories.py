@@ -8,6 +8,7 @@ import pytest
 
 from monitor.matching.stories import (
     MAX_CANDIDATES,
+    TEXT_BANDS,
     StoryIndex,
     StoryLink,
     band_keys,
@@ -170,3 +171,24 @@ def test_lsh_finds_near_duplicates_among_many_distinct_stories() -> None:
     expected = {StoryLink(5000 + n, n + 1) for n in range(200)}
     assert set(links) <= expected
     assert len(links) >= 196
+
+
+def test_features_of_a_batch_are_those_of_each_item(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batched MinHash (chunked by token count) gives every item its own keys."""
+    import numpy as np
+
+    from monitor.matching import stories
+
+    monkeypatch.setattr(stories, "BATCH_TOKENS", 40)  # many chunks, some of one item
+    items = [
+        item(f"Title {n} " + "word " * n + f"w{n} x{n} y{n}", BODY * (n % 3)) for n in range(30)
+    ]
+    items += [item("AI news today"), item("")]  # too short for title bands; no text at all
+
+    batch = stories.features_of(items)
+
+    for one, together in zip(items, batch, strict=True):
+        alone = stories.StoryFeatures.of(one)
+        assert np.array_equal(alone.keys, together.keys)
+        assert alone.title == together.title and alone.shingles == together.shingles
+    assert len(batch[-2].keys) == TEXT_BANDS and len(batch[-1].keys) == 0

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 import time
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -229,13 +229,23 @@ def collapse_whitespace(text: str) -> str:
     return " ".join(text.split())
 
 
+def _char_class(keep_whitespace: bool) -> re.Pattern[str]:
+    """A regex of the characters of Unicode categories Cc and Cs (C0/C1 controls, lone
+    surrogates), without the whitespace ones when ``keep_whitespace``."""
+    chars = [chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))]
+    if keep_whitespace:
+        chars = [c for c in chars if not c.isspace()]
+    ranges = "".join(re.escape(c) for c in chars)
+    return re.compile(f"[{ranges}\ud800-\udfff]+")
+
+
+_CONTROLS = _char_class(keep_whitespace=False)
+_CONTROLS_NOT_SPACE = _char_class(keep_whitespace=True)
+
+
 def remove_control_chars(text: str, *, keep_whitespace: bool = False) -> str:
     """Drop C0/C1 control characters (and lone surrogates); optionally keep whitespace ones."""
-    return "".join(
-        ch
-        for ch in text
-        if (keep_whitespace and ch.isspace()) or unicodedata.category(ch) not in ("Cc", "Cs")
-    )
+    return (_CONTROLS_NOT_SPACE if keep_whitespace else _CONTROLS).sub("", text)
 
 
 def truncate(text: str, limit: int) -> str:

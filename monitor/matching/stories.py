@@ -46,8 +46,9 @@ TITLE_BANDS = 8
 TEXT_BANDS = 10
 ROWS = 2  # MinHash rows per band
 BUCKET_CAP = 8
-MAX_CANDIDATES = 8
-MAX_WEAK_CANDIDATES = 3
+MAX_CANDIDATES = 6
+MAX_WEAK_CANDIDATES = 1
+BATCH_TOKENS = 50_000  # tokens hashed per NumPy call (each x 20 permutations x 8 bytes)
 MAX_SHINGLES = 300  # LSH keys use the first shingles; the exact check uses them all
 _WORD = re.compile(r"[^\W_]+")
 _STOP = frozenset(
@@ -101,6 +102,7 @@ _SHINGLE_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F], dtype=np.uint6
 _SHIFT = np.uint64(32)
 U64Array = npt.NDArray[np.uint64]
 I64Array = npt.NDArray[np.int64]
+_EMPTY: U64Array = np.zeros(0, dtype=np.uint64)
 
 
 def title_words(item: Item) -> frozenset[str]:
@@ -124,29 +126,53 @@ def jaccard_at_least(a: frozenset[int], b: frozenset[int], threshold: float) -> 
     return shared >= threshold * (small + large - shared)
 
 
-@dataclass(frozen=True, eq=False)
 class StoryFeatures:
     """What story dedupe needs of an item, computed once: hashed title words and text
-    3-shingles (a collision of two 64-bit hashes is negligible), title numbers, LSH keys."""
+    3-shingles (a collision of two 64-bit hashes is negligible; the sets are built when an
+    exact check first needs them), title numbers, LSH keys."""
 
-    title: frozenset[int]
-    numbers: frozenset[str]
-    shingles: frozenset[int]
-    keys: U64Array
+    __slots__ = ("_gram_set", "_grams", "_title", "_title_set", "keys", "numbers")
+
+    def __init__(
+        self, title: U64Array, numbers: frozenset[str], grams: U64Array, keys: U64Array
+    ) -> None:
+        self._title, self._grams = title, grams
+        self._title_set: frozenset[int] | None = None
+        self._gram_set: frozenset[int] | None = None
+        self.numbers = numbers
+        self.keys = keys
+
+    @property
+    def title(self) -> frozenset[int]:
+        if self._title_set is None:
+            self._title_set = frozenset(self._title.tolist())
+        return self._title_set
+
+    @property
+    def shingles(self) -> frozenset[int]:
+        if self._gram_set is None:
+            self._gram_set = frozenset(self._grams.tolist())
+        return self._gram_set
 
     @classmethod
     def of(cls, item: Item) -> StoryFeatures:
-        title = _hash_words(sorted(title_words(item)))
-        words = _hash_words(text_words(item))
-        grams = words[:-2] * _SHINGLE_MIX[0] + words[1:-1] * _SHINGLE_MIX[1] + words[2:]
-        parts: list[U64Array] = []
-        if len(title) >= MIN_TITLE_WORDS:
-            parts.append(_bands(_minhash(title, _TITLE_A, _TITLE_B), 0))
-        if len(grams):
-            sample = grams[:MAX_SHINGLES]
-            parts.append(_bands(_minhash(sample, _TEXT_A, _TEXT_B), TITLE_BANDS))
-        keys = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
-        return cls(frozenset(title.tolist()), title_numbers(item), frozenset(grams.tolist()), keys)
+        return features_of([item])[0]
+
+
+def features_of(items: Sequence[Item]) -> list[StoryFeatures]:
+    """:class:`StoryFeatures` of many items at once: the MinHash signatures of a batch are
+    computed together (a few NumPy calls per thousands of items, not per item)."""
+    titles = [_hash_words(sorted(title_words(item))) for item in items]
+    words = [_hash_words(text_words(item)) for item in items]
+    grams = [w[:-2] * _SHINGLE_MIX[0] + w[1:-1] * _SHINGLE_MIX[1] + w[2:] for w in words]
+    title_keys = _batch_bands(
+        [t if len(t) >= MIN_TITLE_WORDS else _EMPTY for t in titles], _TITLE_A, _TITLE_B, 0
+    )
+    text_keys = _batch_bands([g[:MAX_SHINGLES] for g in grams], _TEXT_A, _TEXT_B, TITLE_BANDS)
+    return [
+        StoryFeatures(t, title_numbers(item), g, np.concatenate((tk, xk)))
+        for item, t, g, tk, xk in zip(items, titles, grams, title_keys, text_keys, strict=True)
+    ]
 
 
 def same_features(a: StoryFeatures, b: StoryFeatures) -> bool:
@@ -172,16 +198,33 @@ def _hash_words(words: Sequence[str]) -> U64Array:
     return np.array([hash(w) for w in words], dtype=np.int64).view(np.uint64)
 
 
-def _minhash(tokens: U64Array, a: U64Array, b: U64Array) -> U64Array:
-    hashed = (tokens[:, None] * a[None, :] + b[None, :]) >> _SHIFT  # wraps modulo 2**64
-    return np.asarray(hashed.min(axis=0))
-
-
-def _bands(signature: U64Array, first_band: int) -> U64Array:
-    rows = signature.reshape(-1, ROWS)
-    mix = _BAND_MIX[first_band : first_band + len(rows)]
-    keys = (rows * mix[:, :ROWS]).sum(axis=1, dtype=np.uint64) + mix[:, ROWS]
-    return np.asarray(keys >> _SHIFT)
+def _batch_bands(
+    token_sets: Sequence[U64Array], a: U64Array, b: U64Array, first_band: int
+) -> list[U64Array]:
+    """The band keys of each token array (none for an empty one), computed in chunks of
+    about ``BATCH_TOKENS`` tokens: ``(token * a + b) >> 32`` per permutation (wrapping modulo
+    2**64), the minimum per array, then each band's ``ROWS`` minima mixed into one key."""
+    out = [_EMPTY] * len(token_sets)
+    todo = [i for i, tokens in enumerate(token_sets) if len(tokens)]
+    bands = len(a) // ROWS
+    mix = _BAND_MIX[first_band : first_band + bands]
+    start = 0
+    while start < len(todo):
+        end, size = start, 0
+        while end < len(todo) and (size == 0 or size + len(token_sets[todo[end]]) <= BATCH_TOKENS):
+            size += len(token_sets[todo[end]])
+            end += 1
+        group = todo[start:end]
+        arrays = [token_sets[i] for i in group]
+        offsets = np.cumsum([0] + [len(x) for x in arrays[:-1]])
+        hashed = (np.concatenate(arrays)[:, None] * a[None, :] + b[None, :]) >> _SHIFT
+        signatures = np.minimum.reduceat(hashed, offsets, axis=0).reshape(-1, bands, ROWS)
+        keys = (signatures * mix[None, :, :ROWS]).sum(axis=2, dtype=np.uint64)
+        keys = (keys + mix[None, :, ROWS]) >> _SHIFT
+        for i, row in zip(group, keys, strict=True):
+            out[i] = row
+        start = end
+    return out
 
 
 def band_keys(item: Item) -> U64Array:
@@ -265,7 +308,7 @@ def link_stories(
 
     ``load`` reads indexed items by id (the candidates, one call); an id it does not return
     (pruned, or older than the window) is no candidate."""
-    features = [StoryFeatures.of(s.item) for s in new_items]
+    features = features_of([s.item for s in new_items])
     keys = [f.keys for f in features]
     old_candidates = [index.candidates(k) for k in keys]
     wanted = sorted({c for cands in old_candidates for c in cands})
@@ -273,7 +316,7 @@ def link_stories(
     buckets: dict[int, list[int]] = {}  # this batch's band keys, BUCKET_CAP earliest ids each
     story_of: dict[int, int] = {}
     feature_of: dict[int, StoryFeatures] = {}
-    old_features: dict[int, StoryFeatures] = {}
+    old_features = dict(zip(known, features_of([s.item for s in known.values()]), strict=True))
     links: list[StoryLink] = []
     for stored, feats, item_keys, olds in zip(
         new_items, features, keys, old_candidates, strict=True
@@ -283,8 +326,6 @@ def link_stories(
             old = known.get(cid)
             if old is None or old.first_seen < stored.first_seen - STORY_WINDOW:
                 continue
-            if cid not in old_features:
-                old_features[cid] = StoryFeatures.of(old.item)
             if same_features(old_features[cid], feats):
                 found.append((old.first_seen, old.id, old.story))
         key_list = item_keys.tolist()

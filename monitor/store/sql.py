@@ -88,7 +88,6 @@ log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 5000
 MIGRATION_LOCK = 0x6D6F6E69  # "moni": the PostgreSQL advisory lock held while migrating
 _WRITE = "monitor_write"
-INSERT_CHUNK = 200  # rows per multi-row INSERT (SQLite allows 32,766 bound values)
 AnyRow = Row[*tuple[Any, ...]]
 DeliveryStatus = Literal["pending", "sent", "failed"]
 
@@ -172,6 +171,25 @@ class SqlStore:
     def _insert(self, table: Table) -> Any:
         dialect = postgresql if not self._sqlite else sqlite
         return dialect.insert(table)
+
+    def _insert_many(
+        self,
+        conn: Connection,
+        table: Table,
+        rows: Sequence[dict[str, Any]],
+        returning: Sequence[ColumnElement[Any]] = (),
+    ) -> list[AnyRow]:
+        """``INSERT … ON CONFLICT DO NOTHING [RETURNING …]`` of many rows as one executemany:
+        SQLAlchemy's "insertmanyvalues" sends them as multi-row statements of up to 1,000 rows
+        (fewer on SQLite, by its bound-parameter limit), compiled once and cached. Returns
+        the ``returning`` columns of the rows inserted (conflicting rows come back as none)."""
+        if not rows:
+            return []
+        stmt = self._insert(table).on_conflict_do_nothing()
+        if not returning:
+            conn.execute(stmt, list(rows))
+            return []
+        return list(conn.execute(stmt.returning(*returning), list(rows)))
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -355,35 +373,29 @@ class SqlStore:
     def _insert_items(
         self, conn: Connection, items: Sequence[Item], now: datetime
     ) -> list[StoredItem]:
-        """Multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING``, a few hundred rows a
-        statement; the new rows come back with their keys and are put in input order."""
+        """``INSERT … ON CONFLICT DO NOTHING RETURNING`` of them all (:meth:`_insert_many`);
+        the new rows come back with their keys and are put in input order."""
         first_seen = now.astimezone(UTC)
-        new: dict[tuple[str, str], int] = {}
-        for start in range(0, len(items), INSERT_CHUNK):
-            chunk = items[start : start + INSERT_CHUNK]
-            rows = [
-                {
-                    "source": item.source,
-                    "item_id": item.item_id,
-                    "title": item.title,
-                    "summary": item.summary,
-                    "link": item.link,
-                    "link_key": link_key(item.link),
-                    "published": item.published,
-                    "updated": item.updated,
-                    "authors": item.authors,
-                    "tags": item.tags,
-                    "first_seen": now,
-                }
-                for item in chunk
-            ]
-            stmt = (
-                self._insert(items_t)
-                .values(rows)
-                .on_conflict_do_nothing()
-                .returning(items_t.c.id, items_t.c.source, items_t.c.item_id)
-            )
-            new.update({(r.source, r.item_id): r.id for r in conn.execute(stmt)})
+        rows = [
+            {
+                "source": item.source,
+                "item_id": item.item_id,
+                "title": item.title,
+                "summary": item.summary,
+                "link": item.link,
+                "link_key": link_key(item.link),
+                "published": item.published,
+                "updated": item.updated,
+                "authors": item.authors,
+                "tags": item.tags,
+                "first_seen": now,
+            }
+            for item in items
+        ]
+        returned = self._insert_many(
+            conn, items_t, rows, (items_t.c.id, items_t.c.source, items_t.c.item_id)
+        )
+        new = {(r.source, r.item_id): r.id for r in returned}
         stored: list[StoredItem] = []
         for item in items:
             new_id = new.pop((item.source, item.item_id), None)
@@ -482,11 +494,14 @@ class SqlStore:
         with self._transaction("reading items", write=False) as conn:
             return [_stored_item(r) for r in conn.execute(query)]
 
-    def items_after(self, after_id: int, since: datetime, limit: int) -> list[StoredItem]:
-        """Up to ``limit`` items with ids above ``after_id`` first seen since ``since``, by id."""
+    def items_between(
+        self, after_id: int, before_id: int, since: datetime, limit: int
+    ) -> list[StoredItem]:
+        """Up to ``limit`` items with ids in (``after_id``, ``before_id``) first seen since
+        ``since``, by id (what the story index catches up with)."""
         query = (
             select(items_t)
-            .where(items_t.c.id > after_id, items_t.c.first_seen >= since)
+            .where(items_t.c.id > after_id, items_t.c.id < before_id, items_t.c.first_seen >= since)
             .order_by(items_t.c.id)
             .limit(limit)
         )
@@ -681,18 +696,9 @@ class SqlStore:
                     "backfilled": n in backfill,
                 }
             )
-        created: dict[tuple[int, str, str], int] = {}
         key_columns = (signals_t.c.story_id, signals_t.c.thesis_id, signals_t.c.criterion_id)
-        for start in range(0, len(rows_to_add), INSERT_CHUNK):
-            stmt = (
-                self._insert(signals_t)
-                .values(rows_to_add[start : start + INSERT_CHUNK])
-                .on_conflict_do_nothing()
-                .returning(signals_t.c.id, *key_columns)
-            )
-            created.update(
-                {(r.story_id, r.thesis_id, r.criterion_id): r.id for r in conn.execute(stmt)}
-            )
+        returned = self._insert_many(conn, signals_t, rows_to_add, (signals_t.c.id, *key_columns))
+        created = {(r.story_id, r.thesis_id, r.criterion_id): r.id for r in returned}
         signal_of = dict(created)
         older = sorted({key[0] for key in firsts if key not in created})
         for start in range(0, len(older), 500):
@@ -710,12 +716,7 @@ class SqlStore:
         source_rows = [
             {"signal_id": sid, "item_id": iid, "created_at": now} for sid, iid in sources
         ]
-        for start in range(0, len(source_rows), INSERT_CHUNK):
-            conn.execute(
-                self._insert(signal_sources_t)
-                .values(source_rows[start : start + INSERT_CHUNK])
-                .on_conflict_do_nothing()
-            )
+        self._insert_many(conn, signal_sources_t, source_rows)
         return sorted(((sid, firsts[key]) for key, sid in created.items()), key=lambda p: p[1])
 
     # -- matching progress per thesis ---------------------------------------------------------
@@ -1049,12 +1050,7 @@ class SqlStore:
             }
             for signal_id in signal_ids
         ]
-        for start in range(0, len(rows), INSERT_CHUNK):
-            conn.execute(
-                self._insert(deliveries_t)
-                .values(rows[start : start + INSERT_CHUNK])
-                .on_conflict_do_nothing()
-            )
+        self._insert_many(conn, deliveries_t, rows)
 
     def enqueue_summary(self, signal_id: int, more: int, channel: str, now: datetime) -> None:
         """Queue the alert of ``signal_id`` as the summary of itself and ``more`` further
