@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -355,6 +356,29 @@ def test_unreadable_inputs_are_clear_errors_not_tracebacks(tmp_path: Path) -> No
     bad_url = monitor(tmp_path, "signals", env=env)
     assert bad_url.returncode == 3 and "invalid database URL" in bad_url.stderr
     assert "Traceback" not in config.stderr + imported.stderr + bad_url.stderr
+
+
+def test_run_once_ends_within_the_fetch_deadline_among_hostile_sources(
+    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack
+) -> None:
+    """A drip, a hung server and a redirect loop beside a healthy source: the cycle ends
+    within the 2 s fetch deadline plus start-up, and the healthy source's alerts are sent."""
+    sources = {
+        "good": feed_server.add("/good.xml", rss([CONFIRM_ITEM, KILL_ITEM])),
+        "drip": feed_server.add_drip("/drip.xml", rss([NOISE_ITEM]), every=0.5),
+        "hung": feed_server.add_hanging("/hung.xml"),
+        "loop": feed_server.add_redirect("/loop.xml", "/loop.xml"),
+    }
+    write_config(tmp_path, sources, "fetch:\n  deadline: 2s\n  timeout: 10s")
+    started = time.monotonic()
+
+    run = monitor(tmp_path, "run", "--once", env=slack_env(tmp_path, fake_slack))
+
+    assert time.monotonic() - started < 2 + 8  # deadline + process start-up and the cycle
+    assert run.returncode == 0, run.stderr
+    assert "3 failed" in run.stderr and "2 alert(s) sent" in run.stderr
+    assert "2s fetch deadline" in run.stderr and "redirects" in run.stderr
+    assert len(fake_slack.messages) == 2
 
 
 def test_sigterm_during_a_cycle_stops_at_once_and_loses_nothing(
