@@ -353,3 +353,33 @@ def test_fetch_many_keeps_to_the_per_host_limit(feed_server: FeedServer) -> None
         first.join(timeout=10)
 
     assert len(results) == 10
+
+
+def test_a_validator_that_cannot_be_sent_or_a_library_surprise_fails_only_that_source(
+    feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Neither may leak a slot of the hand-over buffer: with room for 2 bodies, 6 odd
+    sources and a good one all come back."""
+    good = feed_server.add("/good.xml", b"<rss/>")
+    odd = [
+        FetchRequest(f"odd{i}", feed_server.add(f"/o{i}.xml", b"<rss/>"), etag="\u00e9")
+        for i in range(3)
+    ]
+    boom = [FetchRequest(f"boom{i}", feed_server.url(f"/b{i}.xml")) for i in range(3)]
+    real = HttpFetcher._result
+
+    async def surprise(self, url, response, **kw):  # type: ignore[no-untyped-def]
+        if "/b" in url:
+            raise RuntimeError("a library bug")
+        return await real(self, url, response, **kw)
+
+    monkeypatch.setattr(HttpFetcher, "_result", surprise)
+    with HttpFetcher(max_connections=1) as f:
+        outcomes = dict(
+            (r.key, o) for r, o in f.fetch_many([*odd, *boom, FetchRequest("good", good)])
+        )
+
+    assert len(outcomes) == 7
+    assert all(outcomes[f"odd{i}"].content == b"<rss/>" for i in range(3))  # type: ignore[union-attr]
+    assert all("unexpectedly" in str(outcomes[f"boom{i}"]) for i in range(3))
+    assert outcomes["good"].content == b"<rss/>"  # type: ignore[union-attr]

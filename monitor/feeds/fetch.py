@@ -191,7 +191,12 @@ class HttpFetcher:
             async with hosts[_host(request.url)], in_flight:
                 while not room.acquire(blocking=False):  # the consumer is behind: wait
                     await asyncio.sleep(0.01)
-                results.put((request, await self._fetch_one(client, request)))
+                try:
+                    outcome = await self._fetch_one(client, request)
+                except BaseException:  # cancelled: the slot goes back, no outcome
+                    room.release()
+                    raise
+                results.put((request, outcome))
 
         async with httpx.AsyncClient(
             timeout=self.timeout,
@@ -214,9 +219,9 @@ class HttpFetcher:
     ) -> FetchResult | FetchError:
         url = request.url
         headers = {}
-        if request.etag:
+        if request.etag and request.etag.isascii():  # a validator we cannot send back: none
             headers["If-None-Match"] = request.etag
-        if request.last_modified:
+        if request.last_modified and request.last_modified.isascii():
             headers["If-Modified-Since"] = request.last_modified
         try:
             async with asyncio.timeout(self.deadline):
@@ -232,8 +237,15 @@ class HttpFetcher:
                 f"no complete answer within the {self.deadline:g}s fetch deadline: the server "
                 "is too slow or sends the body too slowly; try later",
             )
-        except httpx.HTTPError as e:
+        except (httpx.HTTPError, httpx.InvalidURL) as e:
             error = _transport_error(url, e, self.timeout)
+            error.__cause__ = e
+            return error
+        except Exception as e:  # a library surprise is this source's failure, not a hang
+            logger.exception("fetching %s failed unexpectedly", mask_url(url))
+            error = FetchError(
+                url, f"the fetch failed unexpectedly ({type(e).__name__}); try later"
+            )
             error.__cause__ = e
             return error
 
@@ -326,7 +338,7 @@ def _host(url: str) -> str:
         return ""
 
 
-def _transport_error(url: str, e: httpx.HTTPError, timeout: float) -> FetchError:
+def _transport_error(url: str, e: httpx.HTTPError | httpx.InvalidURL, timeout: float) -> FetchError:
     """Our FetchError, saying what to do, for an httpx failure."""
     if isinstance(e, httpx.TimeoutException):
         return FetchError(
