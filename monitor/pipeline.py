@@ -27,7 +27,7 @@ from monitor.matching.engine import Matcher
 from monitor.matching.stories import (
     STORY_WINDOW,
     StoryIndex,
-    U64Array,
+    U32Array,
     features_of,
     link_stories,
 )
@@ -286,7 +286,7 @@ class Pipeline:
             return
         since = now - STORY_WINDOW
         first_new = min(s.id for s in new_items)
-        caught_up: list[tuple[int, U64Array]] = []
+        caught_up: list[tuple[int, U32Array]] = []
         after = self.stories.high_water
         while chunk := self.store.items_between(after, first_new, since, CATCH_UP_CHUNK):
             keys = [f.keys for f in features_of([s.item for s in chunk])]

@@ -192,3 +192,25 @@ def test_features_of_a_batch_are_those_of_each_item(monkeypatch: pytest.MonkeyPa
         assert np.array_equal(alone.keys, together.keys)
         assert alone.title == together.title and alone.shingles == together.shingles
     assert len(batch[-2].keys) == TEXT_BANDS and len(batch[-1].keys) == 0
+
+
+def test_the_index_folds_its_delta_and_drops_items_older_than_the_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from monitor.matching import stories
+
+    monkeypatch.setattr(stories, "FOLD_MIN", 10)
+    index = StoryIndex()
+    story = [
+        StoredItem(i, item(f"Utility agrees to restart reactor number {i} plan"), NOW)
+        for i in range(1, 61)
+    ]
+    for start in range(0, 60, 20):
+        batch = story[start : start + 20]
+        index.merge([(s.id, band_keys(s.item)) for s in batch], keep_from_id=start - 10)
+
+    assert len(index) == 50  # ids 11-60
+    assert index._base.ids.min() >= 1 and len(index._delta.ids) < len(index._base.ids)
+    index.fold()
+    assert index._base.ids.min() == 11 and len(index._delta.ids) == 0
+    assert all(c >= 11 for c in index.candidates(band_keys(story[0].item)))

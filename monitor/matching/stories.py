@@ -48,6 +48,7 @@ ROWS = 2  # MinHash rows per band
 BUCKET_CAP = 8
 MAX_CANDIDATES = 6
 MAX_WEAK_CANDIDATES = 1
+FOLD_MIN = 100_000  # keys in the delta tier before it is folded into the base, at least
 BATCH_TOKENS = 50_000  # tokens hashed per NumPy call (each x 20 permutations x 8 bytes)
 MAX_SHINGLES = 300  # LSH keys use the first shingles; the exact check uses them all
 _WORD = re.compile(r"[^\W_]+")
@@ -101,8 +102,10 @@ _SHINGLE_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F], dtype=np.uint6
 
 _SHIFT = np.uint64(32)
 U64Array = npt.NDArray[np.uint64]
-I64Array = npt.NDArray[np.int64]
+U32Array = npt.NDArray[np.uint32]
+I32Array = npt.NDArray[np.int32]
 _EMPTY: U64Array = np.zeros(0, dtype=np.uint64)
+_EMPTY_KEYS: U32Array = np.zeros(0, dtype=np.uint32)
 
 
 def title_words(item: Item) -> frozenset[str]:
@@ -134,7 +137,7 @@ class StoryFeatures:
     __slots__ = ("_gram_set", "_grams", "_title", "_title_set", "keys", "numbers")
 
     def __init__(
-        self, title: U64Array, numbers: frozenset[str], grams: U64Array, keys: U64Array
+        self, title: U64Array, numbers: frozenset[str], grams: U64Array, keys: U32Array
     ) -> None:
         self._title, self._grams = title, grams
         self._title_set: frozenset[int] | None = None
@@ -200,11 +203,11 @@ def _hash_words(words: Sequence[str]) -> U64Array:
 
 def _batch_bands(
     token_sets: Sequence[U64Array], a: U64Array, b: U64Array, first_band: int
-) -> list[U64Array]:
+) -> list[U32Array]:
     """The band keys of each token array (none for an empty one), computed in chunks of
     about ``BATCH_TOKENS`` tokens: ``(token * a + b) >> 32`` per permutation (wrapping modulo
     2**64), the minimum per array, then each band's ``ROWS`` minima mixed into one key."""
-    out = [_EMPTY] * len(token_sets)
+    out = [_EMPTY_KEYS] * len(token_sets)
     todo = [i for i, tokens in enumerate(token_sets) if len(tokens)]
     bands = len(a) // ROWS
     mix = _BAND_MIX[first_band : first_band + bands]
@@ -220,14 +223,14 @@ def _batch_bands(
         hashed = (np.concatenate(arrays)[:, None] * a[None, :] + b[None, :]) >> _SHIFT
         signatures = np.minimum.reduceat(hashed, offsets, axis=0).reshape(-1, bands, ROWS)
         keys = (signatures * mix[None, :, :ROWS]).sum(axis=2, dtype=np.uint64)
-        keys = (keys + mix[None, :, ROWS]) >> _SHIFT
+        keys = ((keys + mix[None, :, ROWS]) >> _SHIFT).astype(np.uint32)
         for i, row in zip(group, keys, strict=True):
             out[i] = row
         start = end
     return out
 
 
-def band_keys(item: Item) -> U64Array:
+def band_keys(item: Item) -> U32Array:
     """The item's LSH keys: title bands (when the title is long enough to call) and text bands
     (when the text has a shingle); band numbers are mixed in, so keys of two bands differ."""
     return StoryFeatures.of(item).keys
@@ -237,47 +240,86 @@ def band_keys(item: Item) -> U64Array:
 
 
 class StoryIndex:
-    """Band keys of recent items → item ids, in sorted arrays; see the module docstring."""
+    """Band keys of recent items → item ids, in sorted arrays; see the module docstring.
+
+    Two tiers, so that adding a batch costs about the batch, not the window: a large sorted
+    ``base`` and a small sorted ``delta`` that each batch is merged into; the delta is folded
+    into the base (dropping items older than the window) once it holds a quarter as much.
+    Keys are 32-bit, ids 32-bit: 8 bytes an entry, 18 entries an item at most."""
 
     def __init__(self) -> None:
-        self._keys: U64Array = np.zeros(0, dtype=np.uint64)
-        self._ids: I64Array = np.zeros(0, dtype=np.int64)
+        self._base = _Tier.empty()
+        self._delta = _Tier.empty()
+        self._keep_from_id = 0
         self.high_water = 0  # the largest item id indexed
 
     def __len__(self) -> int:
-        return len(np.unique(self._ids))
+        ids = np.concatenate((self._base.ids, self._delta.ids))
+        return len(np.unique(ids[ids >= self._keep_from_id]))
 
-    def candidates(self, keys: U64Array) -> list[int]:
+    def candidates(self, keys: U32Array) -> list[int]:
         """Ids of indexed items sharing a band with ``keys``, most shared bands first."""
-        if not len(keys) or not len(self._keys):
-            return []
-        left = np.searchsorted(self._keys, keys, "left")
-        right = np.searchsorted(self._keys, keys, "right")
         counts: dict[int, int] = {}
-        for lo, hi in zip(left.tolist(), right.tolist(), strict=True):
-            for found in self._ids[lo:hi].tolist():
-                counts[found] = counts.get(found, 0) + 1
+        for tier in (self._base, self._delta):
+            tier.count(keys, counts)
+        for old in [i for i in counts if i < self._keep_from_id]:
+            del counts[old]
         return _best(counts)
 
-    def merge(self, batch: Sequence[tuple[int, U64Array]], *, keep_from_id: int = 0) -> None:
-        """Add (item id, keys) pairs and drop items with ids below ``keep_from_id``."""
-        key_parts = [self._keys] + [k for _, k in batch]
-        id_parts = [self._ids] + [np.full(len(k), i, dtype=np.int64) for i, k in batch]
-        keys = np.concatenate(key_parts)
-        ids = np.concatenate(id_parts)
-        if keep_from_id:
-            alive = ids >= keep_from_id
-            keys, ids = keys[alive], ids[alive]
-        order = np.lexsort((ids, keys))  # by key, earliest item first within a bucket
+    def merge(self, batch: Sequence[tuple[int, U32Array]], *, keep_from_id: int = 0) -> None:
+        """Add (item id, keys) pairs; items with ids below ``keep_from_id`` stop being
+        candidates at once and are dropped from memory at the next fold."""
+        self._keep_from_id = max(self._keep_from_id, keep_from_id)
+        if batch:
+            keys = np.concatenate([k for _, k in batch]).astype(np.uint32)
+            ids = np.concatenate([np.full(len(k), i, dtype=np.int32) for i, k in batch])
+            self._delta = _Tier.build(
+                np.concatenate((self._delta.keys, keys)), np.concatenate((self._delta.ids, ids))
+            )
+            self.high_water = max(self.high_water, max(i for i, _ in batch))
+        if len(self._delta.keys) * 4 > max(len(self._base.keys), FOLD_MIN * 4):
+            self.fold()
+
+    def fold(self) -> None:
+        """Merge the delta into the base and drop the items older than the window."""
+        keys = np.concatenate((self._base.keys, self._delta.keys))
+        ids = np.concatenate((self._base.ids, self._delta.ids))
+        alive = ids >= self._keep_from_id
+        self._base = _Tier.build(keys[alive], ids[alive])
+        self._delta = _Tier.empty()
+
+
+@dataclass(frozen=True)
+class _Tier:
+    keys: U32Array
+    ids: I32Array
+
+    @classmethod
+    def empty(cls) -> _Tier:
+        return cls(np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.int32))
+
+    @classmethod
+    def build(cls, keys: U32Array, ids: I32Array) -> _Tier:
+        """Sorted by key, earliest item first in a bucket, at most BUCKET_CAP a bucket."""
+        order = np.lexsort((ids, keys))
         keys, ids = keys[order], ids[order]
         if len(keys):
             starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
             run_start = np.repeat(starts, np.diff(np.r_[starts, len(keys)]))
             kept = (np.arange(len(keys)) - run_start) < BUCKET_CAP
             keys, ids = keys[kept], ids[kept]
-        self._keys, self._ids = keys, ids
-        if batch:
-            self.high_water = max(self.high_water, max(i for i, _ in batch))
+        return cls(keys, ids)
+
+    def count(self, keys: U32Array, counts: dict[int, int]) -> None:
+        """Add 1 to ``counts[id]`` for each of ``keys`` an indexed item shares."""
+        if not len(keys) or not len(self.keys):
+            return
+        left = np.searchsorted(self.keys, keys, "left").tolist()
+        right = np.searchsorted(self.keys, keys, "right").tolist()
+        for lo, hi in zip(left, right, strict=True):
+            if lo != hi:
+                for found in self.ids[lo:hi].tolist():
+                    counts[found] = counts.get(found, 0) + 1
 
 
 def _best(shared: Mapping[int, int]) -> list[int]:
