@@ -209,8 +209,8 @@ def test_the_index_folds_its_delta_and_drops_items_older_than_the_window(
         batch = story[start : start + 20]
         index.merge([(s.id, band_keys(s.item)) for s in batch], keep_from_id=start - 10)
 
-    assert len(index) == 50  # ids 11-60
-    assert index._base.ids.min() >= 1 and len(index._delta.ids) < len(index._base.ids)
+    assert len(index) == 31  # ids 30-60: the last batch keeps from id 30
+    assert index.candidates(band_keys(story[5].item)) == []  # id 6: out of the window
+    assert index.candidates(band_keys(story[40].item)) == [41]
     index.fold()
-    assert index._base.ids.min() == 11 and len(index._delta.ids) == 0
-    assert all(c >= 11 for c in index.candidates(band_keys(story[0].item)))
+    assert index._base.ids.min() == 30 and len(index._delta.ids) == 0  # dropped from memory
