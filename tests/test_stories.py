@@ -201,10 +201,8 @@ def test_the_index_folds_its_delta_and_drops_items_older_than_the_window(
 
     monkeypatch.setattr(stories, "FOLD_MIN", 10)
     index = StoryIndex()
-    story = [
-        StoredItem(i, item(f"Utility agrees to restart reactor number {i} plan"), NOW)
-        for i in range(1, 61)
-    ]
+    title = "alpha{0} beta{0} gamma{0} delta{0} epsilon{0}"  # sixty distinct stories
+    story = [StoredItem(i, item(title.format(i)), NOW) for i in range(1, 61)]
     for start in range(0, 60, 20):
         batch = story[start : start + 20]
         index.merge([(s.id, band_keys(s.item)) for s in batch], keep_from_id=start - 10)
