@@ -118,6 +118,11 @@ def run(
         raise fail(e) from e
     finally:
         service.close()
+    if stop.is_set():  # asked to stop: no helper thread (a name lookup, say) may delay it
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 @app.command()

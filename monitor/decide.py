@@ -183,21 +183,24 @@ def should_alert(match: Match) -> bool:
 
 
 class AlertCaps:
-    """Alerts per source in one cycle: the first ``cap`` pass, the rest are capped."""
+    """Alerts per source in one cycle: the first ``cap`` pass; the next one passes too, as
+    the summary (queued in the same transaction as its signal, so nothing capped goes
+    unannounced whatever happens later); the rest are capped and counted into it."""
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
-        self._admitted: Counter[str] = Counter()
-        self._capped: dict[str, list[int]] = {}
+        self._seen: Counter[str] = Counter()  # alert-worthy signals recorded, per source
+        self._summary: dict[str, int] = {}  # source -> the signal alerted as the summary
+        self._capped: Counter[str] = Counter()
 
     def admit(self, sources: Sequence[str]) -> list[bool]:
-        """For each new alert-worthy signal (by its source, in order): alert it or not."""
+        """For each new alert-worthy signal (by its source, in order): alert it or not.
+        Counts only what :meth:`note` confirms recorded, so a failed batch changes none."""
+        seen = Counter(self._seen)
         out = []
         for source in sources:
-            ok = self._admitted[source] < self.cap
-            if ok:
-                self._admitted[source] += 1
-            out.append(ok)
+            seen[source] += 1
+            out.append(seen[source] <= self.cap + 1)
         return out
 
     def admitter(self, source_of: Mapping[int, str]) -> Callable[[list[FoundMatch]], list[bool]]:
@@ -205,11 +208,19 @@ class AlertCaps:
         return lambda wanting: self.admit([source_of[f.item_id] for f in wanting])
 
     def note(self, recorded: Iterable[tuple[str, int, bool]]) -> None:
-        """Remember (source, signal id, alerted?) of the recorded alert-worthy signals."""
+        """Remember (source, signal id, alerted?) of the recorded alert-worthy signals, in
+        the order :meth:`admit` saw them."""
         for source, signal_id, alerted in recorded:
-            if not alerted:
-                self._capped.setdefault(source, []).append(signal_id)
+            self._seen[source] += 1
+            if alerted and self._seen[source] == self.cap + 1:
+                self._summary[source] = signal_id
+            elif not alerted:
+                self._capped[source] += 1
 
     def summaries(self) -> dict[str, tuple[int, int]]:
-        """Source -> (the first capped signal, how many more were capped after it)."""
-        return {source: (ids[0], len(ids) - 1) for source, ids in self._capped.items()}
+        """Source -> (the signal alerted as the summary, how many more were capped)."""
+        return {
+            source: (signal_id, self._capped[source])
+            for source, signal_id in self._summary.items()
+            if self._capped[source]
+        }

@@ -364,7 +364,7 @@ class Pipeline:
                 if r.found.alert
             )
             created += [r.signal_id for r in recorded]
-        for source, (first, more) in caps.summaries().items():
+        for source, (summary, more) in caps.summaries().items():
             log.warning(
                 "source %r gave %d signals over the cap of %d alerts per cycle: recorded, "
                 "summarised in one alert",
@@ -372,7 +372,7 @@ class Pipeline:
                 more + 1,
                 self.limits.alerts_per_source,
             )
-            self.store.enqueue_summary(first, more, self.notifier.channel, now)
+            self.store.add_more(summary, more, self.notifier.channel)
         return created
 
     def found_match(
@@ -500,7 +500,7 @@ class PipelineStore(Protocol):
         progress: Mapping[str, int] | None = None,
         admit: Callable[[list[FoundMatch]], list[bool]] | None = None,
     ) -> list[RecordedSignal]: ...
-    def enqueue_summary(self, signal_id: int, more: int, channel: str, now: datetime) -> None: ...
+    def add_more(self, signal_id: int, more: int, channel: str) -> None: ...
     def due_deliveries(
         self, channel: str, now: datetime, limit: int = 100
     ) -> list[DeliveryTask]: ...

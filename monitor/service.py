@@ -166,7 +166,8 @@ class Service:
             self.refresh_rules()
             report = self.pipeline.run_cycle(self.match_plan(), self.clock(), self.stop)
             now = self.clock()
-            if self.last_prune is None or now - self.last_prune >= PRUNE_EVERY:
+            due = self.last_prune is None or now - self.last_prune >= PRUNE_EVERY
+            if due and not self.stop.is_set():
                 self.last_prune = now
                 with self.store.exclusive("prune") as mine:
                     pruned = self.prune() if mine else PruneReport()

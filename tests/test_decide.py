@@ -187,3 +187,13 @@ def test_a_failing_source_backs_off_honours_retry_after_and_is_parked_after_a_da
     since = NOW - timedelta(hours=3)
     parked = polled(created_at=NOW - timedelta(days=2), consecutive_failures=50, parked_since=since)
     assert decide.schedule_failure(parked, NOW, None) == (NOW + decide.PARKED_INTERVAL, since)
+
+
+def test_alert_caps_pass_the_cap_then_one_summary_and_count_the_rest() -> None:
+    caps = decide.AlertCaps(2)
+    assert caps.admit(["a"] * 5) == [True, True, True, False, False]
+    assert caps.admit(["a"] * 5) == [True, True, True, False, False]  # a failed batch: no count
+    caps.note([("a", 1, True), ("a", 2, True), ("a", 3, True), ("a", 4, False), ("a", 5, False)])
+    assert caps.admit(["a", "b", "b"]) == [False, True, True]
+    caps.note([("a", 6, False), ("b", 7, True)])
+    assert caps.summaries() == {"a": (3, 3)}  # signal 3 alerted as the summary of 4, 5, 6

@@ -1052,11 +1052,19 @@ class SqlStore:
         ]
         self._insert_many(conn, deliveries_t, rows)
 
-    def enqueue_summary(self, signal_id: int, more: int, channel: str, now: datetime) -> None:
-        """Queue the alert of ``signal_id`` as the summary of itself and ``more`` further
-        signals over the alert cap."""
-        with self._transaction(f"queueing a summary alert to {channel}") as conn:
-            self._enqueue(conn, [signal_id], channel, now, more=more)
+    def add_more(self, signal_id: int, more: int, channel: str) -> None:
+        """The alert of ``signal_id`` (queued to ``channel``) also stands for ``more``
+        capped signals (see ``decide.AlertCaps``); a sent one is left as it is."""
+        with self._transaction(f"counting capped signals into an alert to {channel}") as conn:
+            conn.execute(
+                update(deliveries_t)
+                .where(
+                    deliveries_t.c.signal_id == signal_id,
+                    deliveries_t.c.channel == channel,
+                    deliveries_t.c.status.in_(["pending", "failed"]),
+                )
+                .values(more=deliveries_t.c.more + more)
+            )
 
     def requeue_deliveries(self, channel: str, now: datetime) -> int:
         """Move unsent deliveries queued for another channel (the Slack settings changed)
