@@ -354,7 +354,9 @@ class Pipeline:
                 self.notifier.channel,
                 now,
                 item_ids=[s.id for s in pending],
-                progress={t: position for t, last in through.items() if last < position},
+                progress={
+                    t: (plan.digests[t], position) for t, last in through.items() if last < position
+                },
                 admit=caps.admitter(source_of),
             )
             through = {t: max(last, position) for t, last in through.items()}
@@ -497,7 +499,7 @@ class PipelineStore(Protocol):
         now: datetime,
         *,
         item_ids: Sequence[int] = (),
-        progress: Mapping[str, int] | None = None,
+        progress: Mapping[str, tuple[str, int]] | None = None,
         admit: Callable[[list[FoundMatch]], list[bool]] | None = None,
     ) -> list[RecordedSignal]: ...
     def add_more(self, signal_id: int, more: int, channel: str) -> None: ...

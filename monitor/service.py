@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Literal, TextIO
 
 from monitor.errors import MonitorError, RuleError
@@ -87,6 +88,10 @@ class Service:
             polling=config.polling,
         )
         self._reported_holds: tuple[object, ...] = ()
+        self._waiting_paths: tuple[str, ...] = ()
+        # theses an earlier run loaded whose files fail to load since this one started
+        self.unloaded_held: dict[str, str] = {}
+        self._unloaded_paths: set[str] = set()
         self.last_prune: datetime | None = None
         self.theses_synced = False  # the loaded rule set is in the database
         self.stop = stop or threading.Event()  # SIGTERM: the running cycle ends at its next step
@@ -121,10 +126,21 @@ class Service:
             log.error("rule file problem: %s", error)
         if changed:
             self.theses_synced = False
+        waiting = tuple(str(p) for p in self.rulebook.waiting_files)
+        if waiting != self._waiting_paths:  # a file that fails to load since this start
+            known = self.store.theses_by_path(list(waiting))
+            self.unloaded_held = {
+                thesis_id: f"{path} fails to load: {self.rulebook.waiting_files[Path(path)]}"
+                for path, thesis_id in known.items()
+            }
+            self._unloaded_paths = set(known)
+            self._waiting_paths = waiting
+            self.theses_synced = False
         if not self.theses_synced and self.rulebook.hold_all is None:
             theses = self.rulebook.theses  # held ones too: they stay known and active
-            self.store.sync_theses(theses, self.clock())  # retried until it succeeds
-            self.store.drop_progress([t.id for t in theses])
+            keep = list(self.unloaded_held)  # known from an earlier run: held, not dropped
+            self.store.sync_theses(theses, self.clock(), keep=keep)  # retried until it succeeds
+            self.store.drop_progress([t.id for t in theses] + keep)
             # a new or changed thesis starts here: items stored from now on are no backfill
             plan = self.match_plan()
             since = self.clock() - self.config.backfill.window
@@ -137,13 +153,17 @@ class Service:
     def report_holds(self) -> None:
         """Log once per change which theses are held back and why (``monitor check`` too)."""
         book = self.rulebook
-        holds = (book.hold_all, tuple(book.held.items()), tuple(book.waiting_files.items()))
+        held = {**book.held, **self.unloaded_held}
+        waiting = {
+            p: m for p, m in book.waiting_files.items() if str(p) not in self._unloaded_paths
+        }
+        holds = (book.hold_all, tuple(held.items()), tuple(waiting.items()))
         if holds == self._reported_holds:
             return
         self._reported_holds = holds
-        for thesis_id, reason in book.held.items():
+        for thesis_id, reason in held.items():
             log.error("thesis %s held back, its items wait: %s", thesis_id, reason)
-        for path, problem in book.waiting_files.items():
+        for path, problem in waiting.items():
             log.error(
                 "%s has never loaded (%s): its thesis is matched, with a backfill, once it loads",
                 path,
@@ -157,7 +177,7 @@ class Service:
         return MatchPlan(
             book.matcher,
             {t.id: book.digest(t) for t in book.matchable},
-            held=book.held,
+            held={**book.held, **self.unloaded_held},
             hold_all=book.hold_all,
         )
 

@@ -27,8 +27,10 @@ def make(
 ) -> Iterator[Factory]:
     made: list[Service] = []
 
-    def factory(sources: dict[str, str], extra: str = "") -> Service:
-        config = load_config(write_config(tmp_path, sources, extra))
+    def factory(sources: dict[str, str] | None, extra: str = "") -> Service:
+        """A service on a new config with RULE_FILE, or (``None``) on the files as they are."""
+        path = tmp_path / "monitor.yaml" if sources is None else None
+        config = load_config(path or write_config(tmp_path, sources or {}, extra))
         env = Environment.from_mapping(
             {
                 "DATABASE_URL": database_url,
@@ -139,3 +141,28 @@ def test_alerts_per_source_are_capped_with_one_summary(
     summary = str(fake_slack.messages[-1].blocks)
     assert "and 2 more signal(s) from wire" in summary
     assert service.store.delivery_counts()["sent"] == 3
+
+
+def test_a_thesis_broken_across_a_restart_stays_held_and_its_items_alert_once_fixed(
+    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack, make: Factory, clock: Clock
+) -> None:
+    first = make({"wire": feed_server.add("/feed.xml", rss([CONFIRM_ITEM]))})
+    first.run_cycle()
+    first.close()
+    rules(tmp_path).write_text(RULE_FILE.replace("query: HALEU", "query: (HALEU"), "utf-8")
+    feed_server.add("/feed.xml", rss([CONFIRM_ITEM, KILL_ITEM]))
+    clock.advance(minutes=16)
+
+    again = make(None)  # a new process, that never loaded the file
+    again.run_cycle()
+    assert again.match_plan().held.keys() == {"test-nuclear"}
+    assert [t.thesis_id for t in again.store.thesis_summaries(clock.now)] == ["test-nuclear"]
+
+    clock.advance(days=2)  # past the backfill's alert age; fixed with a changed rule set
+    fixed = RULE_FILE.replace("query: HALEU", "query: HALEU OR enrichment")
+    rules(tmp_path).write_text(fixed, "utf-8")
+    again.run_cycle()
+
+    kill = again.store.list_signals(polarity="kill")
+    assert [(s.item_title, s.backfilled) for s in kill] == [(KILL_ITEM[1], False)]
+    assert len(fake_slack.messages) == 2  # the waiting kill item alerted: it was never matched

@@ -24,7 +24,7 @@ def test_prune_keeps_signals_forever_by_default_and_drops_old_idle_items(store: 
         "console",
         NOW - timedelta(days=40),
         item_ids=[old_idle, old_signal, new_idle],
-        progress={"t1": new_idle},
+        progress={"t1": ("d", new_idle)},
     )
 
     dry = store.prune(
@@ -52,7 +52,7 @@ def test_prune_with_a_signal_retention_removes_old_signals_with_their_alerts(
             "console",
             NOW - timedelta(days=days),
             item_ids=[item_id],
-            progress={"t1": item_id},
+            progress={"t1": ("d", item_id)},
         )
     store.add_feedback(store.list_signals()[-1].id, "useful", None, NOW)
 
@@ -69,7 +69,7 @@ def test_prune_keeps_items_a_held_thesis_still_waits_for(store: SqlStore) -> Non
     store.sync_theses([thesis("t1"), thesis("t2")], NOW)
     waiting = stored_at(store, 1, 60)
     store.sync_progress({"t1": "a", "t2": "b"}, NOW - timedelta(days=61), NOW - timedelta(days=70))
-    store.record_matches([], "console", NOW, item_ids=[waiting], progress={"t1": waiting})
+    store.record_matches([], "console", NOW, item_ids=[waiting], progress={"t1": ("a", waiting)})
 
     report = store.prune(NOW, signals_older_than=None, items_older_than=timedelta(days=30))
 

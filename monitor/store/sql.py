@@ -516,9 +516,12 @@ class SqlStore:
 
     # -- theses -------------------------------------------------------------------------------
 
-    def sync_theses(self, theses: Sequence[Thesis], now: datetime) -> None:
-        """Upsert the loaded theses and criteria; deactivate those no longer loaded."""
-        ids = [t.id for t in theses]
+    def sync_theses(
+        self, theses: Sequence[Thesis], now: datetime, *, keep: Sequence[str] = ()
+    ) -> None:
+        """Upsert the loaded theses and criteria; deactivate those no longer loaded, except
+        the ids in ``keep`` (held back: their files fail to load, they stay as they were)."""
+        ids = [t.id for t in theses] + list(keep)
         with self._transaction("syncing theses") as conn:
             for t in theses:
                 stmt = self._insert(theses_t).values(
@@ -622,7 +625,7 @@ class SqlStore:
         now: datetime,
         *,
         item_ids: Sequence[int] = (),
-        progress: Mapping[str, int] | None = None,
+        progress: Mapping[str, tuple[str, int]] | None = None,
         admit: Callable[[list[FoundMatch]], list[bool]] | None = None,
     ) -> list[RecordedSignal]:
         """In one transaction: store the signals of ``found``, queue a delivery to ``channel``
@@ -753,11 +756,14 @@ class SqlStore:
                     values = {"digest": digest, "updated_at": now}
                 else:
                     through = start if row is None else min(row.through_item_id, start)
-                    out[thesis_id] = ThesisProgress(through, newest)
+                    # backfill: items some version of the thesis saw; those it never saw (it
+                    # was held, or they came after) are matched as new
+                    until = newest if row is None else row.through_item_id
+                    out[thesis_id] = ThesisProgress(through, until)
                     values = {
                         "digest": digest,
                         "through_item_id": through,
-                        "backfill_until_id": newest,
+                        "backfill_until_id": until,
                         "updated_at": now,
                     }
                     log.info(
@@ -783,17 +789,21 @@ class SqlStore:
             )
 
     def _advance_progress(
-        self, conn: Connection, progress: Mapping[str, int], now: datetime
+        self, conn: Connection, progress: Mapping[str, tuple[str, int]], now: datetime
     ) -> None:
+        """Advance each thesis to the item id given, only for the rule version (digest)
+        that was matched: a replica still on old rules cannot skip items for new ones."""
         stmt = (
             update(thesis_progress_t)
             .where(
                 thesis_progress_t.c.thesis_id == bindparam("b_thesis"),
+                thesis_progress_t.c.digest == bindparam("b_digest"),
                 thesis_progress_t.c.through_item_id < bindparam("b_through"),
             )
             .values(through_item_id=bindparam("b_through"), updated_at=now)
         )
-        conn.execute(stmt, [{"b_thesis": t, "b_through": i} for t, i in progress.items()])
+        rows = [{"b_thesis": t, "b_digest": d, "b_through": i} for t, (d, i) in progress.items()]
+        conn.execute(stmt, rows)
 
     def items_from(self, after_id: int, limit: int) -> list[StoredItem]:
         """Up to ``limit`` items with ids above ``after_id``, by id (what matching reads)."""
