@@ -193,6 +193,7 @@ class SignalRow(StoreModel, table=True):
             name="fk_signals_criterion",
         ),
         Index("ix_signals_created_at", "created_at"),
+        Index("ix_signals_item_id", "item_id"),
         Index("ix_signals_thesis_created_at", "thesis_id", "created_at"),
     )
 
@@ -219,6 +220,7 @@ class SignalSourceRow(StoreModel, table=True):
         UniqueConstraint("signal_id", "item_id", name="uq_signal_sources"),
         ForeignKeyConstraint(["signal_id"], ["signals.id"], name="fk_signal_sources_signal"),
         ForeignKeyConstraint(["item_id"], ["items.id"], name="fk_signal_sources_item"),
+        Index("ix_signal_sources_item_id", "item_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
