@@ -338,7 +338,10 @@ class Pipeline:
         caps = decide.AlertCaps(self.limits.alerts_per_source)
         created: list[int] = []
         position = min(through.values())
-        while not _stopped(stop) and (pending := self.store.items_from(position, MATCH_BATCH)):
+        bound = self.store.committed_item_bound()  # no later id may be committed before it
+        while not _stopped(stop) and (
+            pending := self.store.items_from(position, MATCH_BATCH, upto=bound)
+        ):
             position = pending[-1].id
             vectors = item_vectors(self.store, self.embedder, pending, now)
             matches = plan.matcher.match_batch([s.item for s in pending], vectors)
@@ -488,7 +491,10 @@ class PipelineStore(Protocol):
         self, model: str, vectors: Sequence[tuple[int, bytes, int]], now: datetime
     ) -> None: ...
     def get_item_vectors(self, model: str, ids: Sequence[int]) -> dict[int, bytes]: ...
-    def items_from(self, after_id: int, limit: int) -> list[StoredItem]: ...
+    def items_from(
+        self, after_id: int, limit: int, upto: int | None = None
+    ) -> list[StoredItem]: ...
+    def committed_item_bound(self) -> int: ...
     def sync_progress(
         self, digests: Mapping[str, str], now: datetime, backfill_since: datetime
     ) -> dict[str, ThesisProgress]: ...

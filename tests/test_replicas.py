@@ -185,3 +185,27 @@ def test_three_replicas_post_every_alert_once_when_one_is_killed_and_restarted(
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=20)
         assert proc.returncode == 0, err
+
+
+def test_matching_never_passes_an_item_still_being_stored(pg_url: str) -> None:
+    """PostgreSQL hands out ids at insert time: an item stored in a transaction that commits
+    late must not be passed over by matching, which reads up to the committed bound."""
+    import threading
+
+    a, b = SqlStore(pg_url), SqlStore(pg_url)
+    try:
+        a.migrate()
+        bound: list[int] = []
+        with a._transaction("a slow store") as conn:
+            (slow,) = a._insert_items(conn, [item(1, link="https://x/1")], NOW)
+            (fast,) = b.add_items([item(2, link="https://x/2")], NOW)  # committed, a higher id
+            reader = threading.Thread(target=lambda: bound.append(b.committed_item_bound()))
+            reader.start()
+            reader.join(timeout=0.5)
+            assert reader.is_alive()  # it waits for the store in flight
+        reader.join(timeout=10)
+        assert bound == [max(slow.id, fast.id)]
+        assert [s.id for s in b.items_from(0, 10, upto=bound[0])] == [slow.id, fast.id]
+    finally:
+        a.close()
+        b.close()

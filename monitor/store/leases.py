@@ -122,6 +122,19 @@ def advisory_lock(conn: Connection, name: str) -> Iterator[bool]:
             conn.commit()
 
 
+_KEY = "SELECT hashtext(current_schema() || ':' || :name)"
+
+
+def hold_shared(conn: Connection, name: str) -> None:
+    """Take the transaction-scoped advisory lock ``name`` shared (many holders at once)."""
+    conn.execute(text(f"SELECT pg_advisory_xact_lock_shared(({_KEY}))"), {"name": name})
+
+
+def hold_exclusive(conn: Connection, name: str) -> None:
+    """Take the transaction-scoped advisory lock ``name`` alone: waits for the shared ones."""
+    conn.execute(text(f"SELECT pg_advisory_xact_lock(({_KEY}))"), {"name": name})
+
+
 class DaemonLock:
     """An exclusive ``flock`` on ``<sqlite file>.lock``, held while the daemon runs."""
 

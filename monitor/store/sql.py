@@ -376,6 +376,8 @@ class SqlStore:
         """``INSERT … ON CONFLICT DO NOTHING RETURNING`` of them all (:meth:`_insert_many`);
         the new rows come back with their keys and are put in input order."""
         first_seen = now.astimezone(UTC)
+        if not self._sqlite and items:  # see committed_item_bound
+            leases.hold_shared(conn, "items")
         rows = [
             {
                 "source": item.source,
@@ -805,9 +807,26 @@ class SqlStore:
         rows = [{"b_thesis": t, "b_digest": d, "b_through": i} for t, (d, i) in progress.items()]
         conn.execute(stmt, rows)
 
-    def items_from(self, after_id: int, limit: int) -> list[StoredItem]:
-        """Up to ``limit`` items with ids above ``after_id``, by id (what matching reads)."""
-        query = select(items_t).where(items_t.c.id > after_id).order_by(items_t.c.id).limit(limit)
+    def committed_item_bound(self) -> int:
+        """An item id up to which every item is committed (or rolled back) for good.
+
+        On PostgreSQL ids come from a sequence when a row is inserted, so a transaction that
+        commits late leaves a lower id behind ones already visible; matching past it would
+        skip it for ever. Storing items holds a shared advisory lock for the transaction;
+        this takes it exclusively for a moment, so it waits for the stores in flight, and
+        reads the largest id. On SQLite writers are serialised: the largest id is enough."""
+        with self._transaction("reading the committed items") as conn:
+            if not self._sqlite:
+                leases.hold_exclusive(conn, "items")
+            return int(conn.execute(select(func.max(items_t.c.id))).scalar() or 0)
+
+    def items_from(self, after_id: int, limit: int, upto: int | None = None) -> list[StoredItem]:
+        """Up to ``limit`` items with ids above ``after_id`` (and at most ``upto``), by id
+        (what matching reads)."""
+        query = select(items_t).where(items_t.c.id > after_id)
+        if upto is not None:
+            query = query.where(items_t.c.id <= upto)
+        query = query.order_by(items_t.c.id).limit(limit)
         with self._transaction("reading items to match", write=False) as conn:
             return [_stored_item(r) for r in conn.execute(query)]
 
