@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from monitor import decide
@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 
 MATCH_BATCH = 256  # items matched (and embedded) per batch
 STORE_BATCH = 100  # polled sources stored per transaction
+STORE_ITEMS = 2048  # or fewer, once their items reach this many
+CLAIM_CHUNK = 500  # due sources claimed at a time
 DEFAULT_LEASE = timedelta(minutes=2)  # a claimed source or delivery is ours this long
 CATCH_UP_CHUNK = 5000  # items read per query when the story index catches up
 
@@ -112,6 +114,7 @@ class Pipeline:
         polling: decide.PollBounds | None = None,
         source_lease: timedelta = DEFAULT_LEASE,
         delivery_lease: timedelta = DEFAULT_LEASE,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.limits = limits or Limits()
         self.backfill = backfill or Backfill()
@@ -119,6 +122,7 @@ class Pipeline:
         self.polling = polling or decide.PollBounds()
         self.source_lease = source_lease
         self.delivery_lease = delivery_lease
+        self.clock = clock or (lambda: datetime.now(UTC))  # when claims are made
         self.store = store
         self.embedder = embedder
         self.fetcher = fetcher
@@ -134,49 +138,38 @@ class Pipeline:
     ) -> CycleReport:
         """Run one cycle::
 
-        due = decide.due_sources(store.source_health(), now)
-        for each fetched source, as its fetch completes (concurrently, each within
-                   its deadline; a FeedError becomes a failed outcome, the cycle goes on):
-            outcome = parse (ok) or the error (failed), with the next poll from decide
-            every STORE_BATCH outcomes:
-                new = store.record_polls(outcomes)   # one transaction: items stored
-                                                     # unmatched, polls recorded
-                assign_stories(new)                  # link repeats of recent stories
-        match_pending(now): for every unmatched item (new, or left by a failed cycle)
+        while claimed := store.claim_due_sources(CLAIM_CHUNK)  # a lease each, now
+            for each claimed source, as its fetch completes (concurrently, each within
+                       its deadline; a FeedError becomes a failed outcome, the cycle goes on):
+                outcome = parse (ok) or the error (failed)
+                every STORE_BATCH outcomes: store_polls(outcomes)
+                    new = store.add_items(items)          # stored unmatched
+                    store.record_polls(outcomes)          # next polls from decide; claims
+                                                          # released
+                    assign_stories(new)                   # link repeats of recent stories
+        match_pending(now): for each thesis, the items it has not seen, in batches
                       vectors = embed in one batch, stored (semantic on)
                       matches = matcher.match_batch(items, vectors)
                       store.record_matches(...)  # one transaction: signals (history
-                                                 # first), alert queue, items matched
-        deliver_due_alerts(now)                              # retries included
+                                                 # first), capped alert queue, progress
+        deliver_due_alerts(now)                  # claimed a few at a time; retries included
 
-        ``stop`` (SIGTERM) ends the cycle at the next step: fetches in flight are
-        cancelled, and what was not committed is done again by the next cycle (a source
-        whose poll was not recorded is still due; stored items not yet matched are matched
-        next time; unsent alerts stay queued).
+        Sources are claimed a chunk at a time, so several replicas share the due sources
+        and a lease runs from the moment of its claim. ``stop`` (SIGTERM) ends the cycle at
+        the next step: fetches in flight are cancelled, and what was not committed is done
+        again by the next cycle (a source whose poll was not recorded is released, still
+        due; stored items not yet matched are matched next time; unsent alerts stay queued).
         """
         if isinstance(plan, Matcher):
             plan = MatchPlan.of(plan)
         report = CycleReport()
-        claimed = self.store.claim_due_sources(self.owner, now, self.source_lease)
-        due = {h.name: h for h in decide.due_sources(claimed, now)}
-        requests = [FetchRequest(h.name, h.url, h.etag, h.last_modified) for h in due.values()]
-        batch: list[PollOutcome] = []
-        recorded: set[str] = set()
-        for request, result in self.fetcher.fetch_many(requests, stop=stop):
-            health = due[request.key]
-            outcome = self.poll_outcome(health, result, now)
-            report.polled.append(health.name)
-            if not outcome.ok:
-                report.failed[health.name] = outcome.error or "unknown error"
-            batch.append(outcome)
-            recorded.add(outcome.name)
-            if len(batch) >= STORE_BATCH or sum(len(o.items) for o in batch) >= MATCH_BATCH * 8:
-                report.new_items += self.store_polls(batch, due, now)
-                batch = []
-        if batch:
-            report.new_items += self.store_polls(batch, due, now)
-        if len(recorded) < len(due):  # stopped: the sources not polled go back, still due
-            self.store.release_sources(sorted(set(due) - recorded), self.owner)
+        while not _stopped(stop) and (
+            claimed := self.store.claim_due_sources(
+                self.owner, self.clock(), self.source_lease, CLAIM_CHUNK
+            )
+        ):
+            if not self.poll_claimed(claimed, now, report, stop):
+                break  # nothing came back (stopped, or the fetcher failed): no busy loop
         if not _stopped(stop):
             report.new_signals = self.match_pending(plan, now, stop)
         if not _stopped(stop):
@@ -184,6 +177,40 @@ class Pipeline:
         quiet = not report.polled and not report.alerts_sent and not report.alerts_failed
         log.log(logging.DEBUG if quiet else logging.INFO, "cycle done: %s", report.summary())
         return report
+
+    def poll_claimed(
+        self,
+        claimed: Sequence[SourceHealth],
+        now: datetime,
+        report: CycleReport,
+        stop: threading.Event | None,
+    ) -> int:
+        """Fetch, parse and store the claimed sources; returns how many polls were recorded.
+        A claim not recorded (stopped, or a failure storing) is released, so the source is
+        due again at once."""
+        due = {h.name: h for h in decide.due_sources(claimed, now)}
+        requests = [FetchRequest(h.name, h.url, h.etag, h.last_modified) for h in due.values()]
+        batch: list[PollOutcome] = []
+        recorded: set[str] = set()
+        try:
+            for request, result in self.fetcher.fetch_many(requests, stop=stop):
+                health = due[request.key]
+                outcome = self.poll_outcome(health, result, now)
+                report.polled.append(health.name)
+                if not outcome.ok:
+                    report.failed[health.name] = outcome.error or "unknown error"
+                batch.append(outcome)
+                if len(batch) >= STORE_BATCH or sum(len(o.items) for o in batch) >= STORE_ITEMS:
+                    report.new_items += self.store_polls(batch, due, now)
+                    recorded.update(o.name for o in batch)
+                    batch = []
+            if batch:
+                report.new_items += self.store_polls(batch, due, now)
+                recorded.update(o.name for o in batch)
+        finally:
+            if len(recorded) < len(due):
+                self.store.release_sources(sorted(set(due) - recorded), self.owner)
+        return len(recorded)
 
     def poll_outcome(
         self, health: SourceHealth, result: FetchResult | FeedError, now: datetime
@@ -407,7 +434,9 @@ class Pipeline:
         self.deliveries_paused_until = None
         channel = self.notifier.channel
         while not _stopped(stop) and (
-            claimed := self.store.claim_deliveries(channel, self.owner, now, self.delivery_lease)
+            claimed := self.store.claim_deliveries(
+                channel, self.owner, self.clock(), self.delivery_lease
+            )
         ):
             for n, task in enumerate(claimed):
                 if _stopped(stop) or not self.deliver(task, now, report):
@@ -469,7 +498,7 @@ class PipelineStore(Protocol):
     Every method may raise StorageError."""
 
     def claim_due_sources(
-        self, owner: str, now: datetime, lease: timedelta
+        self, owner: str, now: datetime, lease: timedelta, limit: int | None = None
     ) -> list[SourceHealth]: ...
     def exclusive(self, name: str) -> AbstractContextManager[bool]: ...
     def claim_deliveries(

@@ -86,6 +86,7 @@ class Service:
             source_lease=max(config.replicas.lease, 2 * config.fetch.deadline),
             delivery_lease=config.replicas.lease,
             polling=config.polling,
+            clock=clock,
         )
         self._reported_holds: tuple[object, ...] = ()
         self._waiting_paths: tuple[str, ...] = ()

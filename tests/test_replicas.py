@@ -209,3 +209,14 @@ def test_matching_never_passes_an_item_still_being_stored(pg_url: str) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_due_sources_are_claimed_a_chunk_at_a_time_most_overdue_first(store: SqlStore) -> None:
+    store.sync_sources([SourceConfig(n, f"https://{n}/f") for n in ("a", "b", "c")], NOW)
+    store.record_polls([PollOutcome("a", ok=True, next_poll=NOW - timedelta(hours=1))], NOW)
+    store.record_polls([PollOutcome("c", ok=True, next_poll=NOW - timedelta(hours=2))], NOW)
+    store.record_polls([PollOutcome("b", ok=True, next_poll=NOW - timedelta(minutes=1))], NOW)
+
+    chunks = [store.claim_due_sources("r1", NOW, LEASE, limit=2) for _ in range(3)]
+
+    assert [sorted(h.name for h in chunk) for chunk in chunks] == [["a", "c"], ["b"], []]

@@ -48,13 +48,25 @@ def free(lease_until: Any, now: datetime) -> Any:
 
 
 def claim_sources(
-    conn: Connection, *, owner: str, now: datetime, lease: timedelta, postgres: bool
+    conn: Connection,
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+    postgres: bool,
+    limit: int | None = None,
 ) -> list[Any]:
-    """Claim every active due source nobody holds; returns the claimed rows."""
-    due = select(sources_t.c.name).where(
-        sources_t.c.active.is_(True),
-        or_(sources_t.c.next_poll.is_(None), sources_t.c.next_poll <= now),
-        free(sources_t.c.lease_until, now),
+    """Claim active due sources nobody holds (at most ``limit``, the most overdue first);
+    returns the claimed rows."""
+    due = (
+        select(sources_t.c.name)
+        .where(
+            sources_t.c.active.is_(True),
+            or_(sources_t.c.next_poll.is_(None), sources_t.c.next_poll <= now),
+            free(sources_t.c.lease_until, now),
+        )
+        .order_by(sources_t.c.next_poll.asc().nulls_first(), sources_t.c.name)
+        .limit(limit)
     )
     if postgres:
         due = due.with_for_update(skip_locked=True)

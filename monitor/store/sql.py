@@ -251,12 +251,15 @@ class SqlStore:
         with self._transaction("reading sources", write=False) as conn:
             return [_source_health(r) for r in conn.execute(query)]
 
-    def claim_due_sources(self, owner: str, now: datetime, lease: timedelta) -> list[SourceHealth]:
-        """Claim every due source that no replica holds, for ``lease`` (see
-        ``monitor.store.leases``); the caller records each poll, which releases it."""
+    def claim_due_sources(
+        self, owner: str, now: datetime, lease: timedelta, limit: int | None = None
+    ) -> list[SourceHealth]:
+        """Claim the due sources that no replica holds (at most ``limit``, the most overdue
+        first), for ``lease`` (see ``monitor.store.leases``); the caller records each poll,
+        which releases it."""
         with self._transaction("claiming due sources") as conn:
             rows = leases.claim_sources(
-                conn, owner=owner, now=now, lease=lease, postgres=not self._sqlite
+                conn, owner=owner, now=now, lease=lease, postgres=not self._sqlite, limit=limit
             )
         return [_source_health(r) for r in rows]
 
