@@ -30,7 +30,7 @@ import logging
 import queue
 import re
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -187,6 +187,8 @@ class HttpFetcher:
             lambda: asyncio.Semaphore(self.per_host)
         )
 
+        todo = deque(_interleave_hosts(requests))
+
         async def one(request: FetchRequest) -> None:
             async with hosts[_host(request.url)], in_flight:
                 while not room.acquire(blocking=False):  # the consumer is behind: wait
@@ -198,6 +200,10 @@ class HttpFetcher:
                     raise
                 results.put((request, outcome))
 
+        async def worker() -> None:  # a few workers, not a task per request: bounded memory
+            while todo and not cancel.is_set():
+                await one(todo.popleft())
+
         async with httpx.AsyncClient(
             timeout=self.timeout,
             follow_redirects=True,
@@ -206,7 +212,8 @@ class HttpFetcher:
             transport=self._transport,
             limits=limits,
         ) as client:
-            tasks = [asyncio.create_task(one(r)) for r in requests]
+            workers = min(len(requests), self.max_connections * 2)
+            tasks = [asyncio.create_task(worker()) for _ in range(workers)]
             pending = set(tasks)
             while pending and not cancel.is_set():
                 _, pending = await asyncio.wait(pending, timeout=0.1)
@@ -329,6 +336,20 @@ def max_age(cache_control: str | None) -> float | None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _interleave_hosts(requests: Sequence[FetchRequest]) -> list[FetchRequest]:
+    """The requests host by host in turn (each host's in its order), so the workers are not
+    all held up behind one host's ``per_host`` limit."""
+    by_host: dict[str, deque[FetchRequest]] = {}
+    for request in requests:
+        by_host.setdefault(_host(request.url), deque()).append(request)
+    queues = list(by_host.values())
+    out: list[FetchRequest] = []
+    while queues:
+        out.extend(q.popleft() for q in queues)
+        queues = [q for q in queues if q]
+    return out
 
 
 def _host(url: str) -> str:

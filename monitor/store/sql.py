@@ -213,31 +213,36 @@ class SqlStore:
     # -- sources ------------------------------------------------------------------------------
 
     def sync_sources(self, sources: Sequence[SourceConfig], now: datetime) -> None:
+        """Upsert the configured sources (one executemany) and deactivate the others."""
         names = [s.name for s in sources]
+        rows = [
+            {
+                "name": s.name,
+                "url": s.url,
+                "interval_seconds": s.interval.total_seconds(),
+                "tags": s.tags,
+                "active": True,
+                "consecutive_failures": 0,
+                "next_poll": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for s in sources
+        ]
+        stmt = self._insert(sources_t)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[sources_t.c.name],
+            set_={
+                "url": stmt.excluded.url,
+                "interval_seconds": stmt.excluded.interval_seconds,
+                "tags": stmt.excluded.tags,
+                "active": True,
+                "updated_at": stmt.excluded.updated_at,
+            },
+        )
         with self._transaction("syncing sources") as conn:
-            for s in sources:
-                stmt = self._insert(sources_t).values(
-                    name=s.name,
-                    url=s.url,
-                    interval_seconds=s.interval.total_seconds(),
-                    tags=s.tags,
-                    active=True,
-                    consecutive_failures=0,
-                    next_poll=now,
-                    created_at=now,
-                    updated_at=now,
-                )
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=[sources_t.c.name],
-                    set_={
-                        "url": stmt.excluded.url,
-                        "interval_seconds": stmt.excluded.interval_seconds,
-                        "tags": stmt.excluded.tags,
-                        "active": True,
-                        "updated_at": stmt.excluded.updated_at,
-                    },
-                )
-                conn.execute(stmt)
+            if rows:
+                conn.execute(stmt, rows)
             conn.execute(
                 update(sources_t)
                 .where(sources_t.c.name.notin_(names), sources_t.c.active.is_(True))
