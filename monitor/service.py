@@ -6,6 +6,7 @@ real loopback servers.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import sys
 import threading
@@ -32,6 +33,16 @@ log = logging.getLogger(__name__)
 PRUNE_EVERY = timedelta(hours=6)  # the daemon applies the retention this often
 
 Clock = Callable[[], datetime]
+
+
+def release_freed_memory() -> None:
+    """Give the memory a cycle freed back to the system (glibc's ``malloc_trim``; a no-op
+    elsewhere): a cycle at 10,000 feeds allocates and frees hundreds of megabytes, which
+    glibc would otherwise keep mapped in its per-thread arenas."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def utcnow() -> datetime:
@@ -119,7 +130,9 @@ class Service:
                 self.notifier.channel,
             )
         self.store.sync_sources(self.config.sources, now)
-        return self.refresh_rules()
+        errors = self.refresh_rules()
+        release_freed_memory()  # the config, the rules and the sync are done with
+        return errors
 
     def refresh_rules(self) -> list[RuleError]:
         changed, errors = self.rulebook.refresh()
@@ -197,6 +210,7 @@ class Service:
                     "retention: removed %s",
                     pruned.summary(),
                 )
+            release_freed_memory()
             return report
 
     def prune(self, *, dry_run: bool = False) -> PruneReport:

@@ -212,3 +212,23 @@ def test_the_index_folds_its_delta_and_drops_items_older_than_the_window(
     assert index.candidates(band_keys(story[40].item)) == [41]
     index.fold()
     assert index._base.ids.min() == 30 and len(index._delta.ids) == 0  # dropped from memory
+
+
+def test_a_fold_keeps_each_bucket_to_its_earliest_members() -> None:
+    import numpy as np
+
+    from monitor.matching.stories import BUCKET_CAP
+
+    index = StoryIndex()
+    same = [
+        StoredItem(i, item("Utility agrees to restart shuttered Palisades reactor"), NOW)
+        for i in range(1, 21)
+    ]
+    index.merge([(s.id, band_keys(s.item)) for s in same[:6]])
+    index.fold()
+    index.merge([(s.id, band_keys(s.item)) for s in same[6:]])
+    index.fold()
+
+    _, counts = np.unique(index._base.keys, return_counts=True)
+    assert counts.max() == BUCKET_CAP
+    assert sorted(set(index._base.ids.tolist())) == list(range(1, BUCKET_CAP + 1))

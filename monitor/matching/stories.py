@@ -49,7 +49,7 @@ BUCKET_CAP = 8
 MAX_CANDIDATES = 6
 MAX_WEAK_CANDIDATES = 1
 FOLD_MIN = 100_000  # keys in the delta tier before it is folded into the base, at least
-BATCH_TOKENS = 50_000  # tokens hashed per NumPy call (each x 20 permutations x 8 bytes)
+BATCH_TOKENS = 10_000  # tokens hashed per NumPy call (each x 20 permutations x 8 bytes)
 MAX_SHINGLES = 300  # LSH keys use the first shingles; the exact check uses them all
 _WORD = re.compile(r"[^\W_]+")
 _STOP = frozenset(
@@ -281,11 +281,22 @@ class StoryIndex:
             self.fold()
 
     def fold(self) -> None:
-        """Merge the delta into the base and drop the items older than the window."""
-        keys = np.concatenate((self._base.keys, self._delta.keys))
-        ids = np.concatenate((self._base.ids, self._delta.ids))
-        alive = ids >= self._keep_from_id
-        self._base = _Tier.build(keys[alive], ids[alive])
+        """Merge the delta into the base and drop the items older than the window, in a few
+        passes over the base (no sort of the whole window): each delta entry goes in after
+        the base's entries of its key, if its bucket has room."""
+        base, delta = self._base, self._delta
+        if len(delta.keys):
+            left = np.searchsorted(base.keys, delta.keys, "left")
+            right = np.searchsorted(base.keys, delta.keys, "right")
+            room = (right - left) + delta.ranks() < BUCKET_CAP
+            keys = np.insert(base.keys, right[room], delta.keys[room])
+            ids = np.insert(base.ids, right[room], delta.ids[room])
+        else:
+            keys, ids = base.keys, base.ids
+        if self._keep_from_id:
+            alive = ids >= self._keep_from_id
+            keys, ids = keys[alive], ids[alive]
+        self._base = _Tier(keys, ids)
         self._delta = _Tier.empty()
 
 
@@ -302,13 +313,16 @@ class _Tier:
     def build(cls, keys: U32Array, ids: I32Array) -> _Tier:
         """Sorted by key, earliest item first in a bucket, at most BUCKET_CAP a bucket."""
         order = np.lexsort((ids, keys))
-        keys, ids = keys[order], ids[order]
-        if len(keys):
-            starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-            run_start = np.repeat(starts, np.diff(np.r_[starts, len(keys)]))
-            kept = (np.arange(len(keys)) - run_start) < BUCKET_CAP
-            keys, ids = keys[kept], ids[kept]
-        return cls(keys, ids)
+        tier = cls(keys[order], ids[order])
+        kept = tier.ranks() < BUCKET_CAP
+        return cls(tier.keys[kept], tier.ids[kept])
+
+    def ranks(self) -> npt.NDArray[np.int64]:
+        """Each entry's place in its bucket (0 for the first)."""
+        if not len(self.keys):
+            return np.zeros(0, dtype=np.int64)
+        starts = np.flatnonzero(np.r_[True, self.keys[1:] != self.keys[:-1]])
+        return np.arange(len(self.keys)) - np.repeat(starts, np.diff(np.r_[starts, len(self.keys)]))
 
     def count(self, keys: U32Array, counts: dict[int, int]) -> None:
         """Add 1 to ``counts[id]`` for each of ``keys`` an indexed item shares."""
