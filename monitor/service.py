@@ -6,6 +6,7 @@ real loopback servers.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import sys
@@ -39,10 +40,8 @@ def release_freed_memory() -> None:
     """Give the memory a cycle freed back to the system (glibc's ``malloc_trim``; a no-op
     elsewhere): a cycle at 10,000 feeds allocates and frees hundreds of megabytes, which
     glibc would otherwise keep mapped in its per-thread arenas."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def utcnow() -> datetime:
