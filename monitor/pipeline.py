@@ -282,11 +282,15 @@ class Pipeline:
     def store_polls(
         self, outcomes: Sequence[PollOutcome], due: Mapping[str, SourceHealth], now: datetime
     ) -> int:
-        """Store a batch of polls: the items (unmatched; one transaction), then each poll
-        with its next time, from how many new items it brought (another transaction: a crash
-        in between only makes the source fetched again); then link the new items' stories.
+        """Store a batch of polls: the items (unmatched) with their stories linked, in one
+        transaction; then each poll with its next time, from how many new items it brought
+        (another transaction: a crash in between only makes the source fetched again).
         Returns how many items were new."""
-        new_items = self.store.add_items([i for o in outcomes if o.ok for i in o.items], now)
+        new_items = self.store.add_items(
+            [i for o in outcomes if o.ok for i in o.items],
+            now,
+            link=lambda stored: self.link_stories(stored, now),
+        )
         fresh = Counter(s.item.source for s in new_items)
         scheduled = []
         for o in outcomes:
@@ -297,12 +301,11 @@ class Pipeline:
                 o = replace(o, items=(), next_poll=next_poll, learned_interval=learned)
             scheduled.append(o)
         self.store.record_polls(scheduled, now, owner=self.owner)
-        self.assign_stories(new_items, now)
         return len(new_items)
 
-    def assign_stories(self, new_items: Sequence[StoredItem], now: datetime) -> None:
-        """Link each of the cycle's new items that repeats a recent story (or an earlier item
-        of this cycle) to the story's first item.
+    def link_stories(self, new_items: Sequence[StoredItem], now: datetime) -> list[tuple[int, int]]:
+        """(item id, story id) for each new item that repeats a recent story (or an earlier
+        item of this batch): the story's first item.
 
         The story index lives across cycles (``self.stories``); it first catches up with the
         items it has not seen that were stored before these (the window at start-up, items
@@ -310,7 +313,7 @@ class Pipeline:
         the window. (An item another replica stores while this batch is being stored, with an
         id among this batch's, is not indexed here: a repeat of it may go unlinked.)"""
         if not new_items:
-            return
+            return []
         since = now - STORY_WINDOW
         first_new = min(s.id for s in new_items)
         caught_up: list[tuple[int, U32Array]] = []
@@ -329,8 +332,7 @@ class Pipeline:
             lambda ids: {s.id: s for s in self.store.get_items(ids)},
             keep_from_id=self.store.first_item_id_since(since),
         )
-        if links:
-            self.store.assign_stories([(link.item_id, link.story_id) for link in links])
+        return [(link.item_id, link.story_id) for link in links]
 
     def match_pending(
         self, plan: MatchPlan, now: datetime, stop: threading.Event | None = None
@@ -509,13 +511,18 @@ class PipelineStore(Protocol):
     def record_polls(
         self, outcomes: Sequence[PollOutcome], now: datetime, *, owner: str | None = None
     ) -> list[StoredItem]: ...
-    def add_items(self, items: Sequence[Item], now: datetime) -> list[StoredItem]: ...
+    def add_items(
+        self,
+        items: Sequence[Item],
+        now: datetime,
+        *,
+        link: Callable[[list[StoredItem]], Sequence[tuple[int, int]]] | None = None,
+    ) -> list[StoredItem]: ...
     def items_between(
         self, after_id: int, before_id: int, since: datetime, limit: int
     ) -> list[StoredItem]: ...
     def first_item_id_since(self, since: datetime) -> int: ...
     def get_items(self, ids: Sequence[int]) -> list[StoredItem]: ...
-    def assign_stories(self, pairs: Sequence[tuple[int, int]]) -> None: ...
     def add_item_vectors(
         self, model: str, vectors: Sequence[tuple[int, bytes, int]], now: datetime
     ) -> None: ...

@@ -16,7 +16,7 @@ from monitor.errors import StorageError
 from monitor.store import SqlStore
 from monitor.store.migrate import current_revision
 from monitor.store.tables import STORE_METADATA, criteria, theses
-from monitor.types import Criterion, Item, Match, SourceConfig, Thesis
+from monitor.types import Criterion, Item, Match, SourceConfig, StoredItem, Thesis
 from tests.dbfixtures import base_pg_url, pg_schema, pg_url, sqlite_url, store
 
 __all__ = ["pg_schema", "pg_url", "sqlite_url", "store"]  # fixtures used by name
@@ -658,3 +658,20 @@ def test_unsent_deliveries_follow_a_new_destination(store: SqlStore) -> None:
     moved = store.due_deliveries("slack-webhook", NOW)
     assert sorted(t.signal.id for t in moved) == sorted(sig[1:])
     assert store.due_deliveries("slack:#old", NOW)[0].signal.id == sig[2]  # left: no duplicate
+
+
+def test_items_and_their_story_links_commit_together(store: SqlStore) -> None:
+    (first,) = store.add_items([item(1, link="https://x/1")], NOW)
+
+    repeat = store.add_items(
+        [item(2, link="https://x/2")], NOW, link=lambda new: [(new[0].id, first.id)]
+    )
+    assert repeat[0].story_id == first.id
+    assert store.get_items([repeat[0].id])[0].story_id == first.id
+
+    def broken(new: list[StoredItem]) -> list[tuple[int, int]]:
+        raise StorageError("linking failed")
+
+    with pytest.raises(StorageError):
+        store.add_items([item(3, link="https://x/3")], NOW, link=broken)
+    assert [s.item.item_id for s in store.items_since(None)] == ["id-1", "id-2"]  # nothing half

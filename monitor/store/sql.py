@@ -371,10 +371,24 @@ class SqlStore:
         )
         return stored
 
-    def add_items(self, items: Sequence[Item], now: datetime) -> list[StoredItem]:
-        """Store the items not seen before; return only those, in input order."""
+    def add_items(
+        self,
+        items: Sequence[Item],
+        now: datetime,
+        *,
+        link: Callable[[list[StoredItem]], Sequence[tuple[int, int]]] | None = None,
+    ) -> list[StoredItem]:
+        """Store the items not seen before; return only those, in input order. ``link``
+        (story dedupe) is given the new items inside the same transaction and returns
+        (item id, story id) pairs to record with them, so no item is ever committed, or
+        matched by another replica, before its story is known."""
         with self._transaction("storing items") as conn:
             stored = self._insert_items(conn, items, now)
+            pairs = link(stored) if link is not None and stored else ()
+            if pairs:
+                self._assign_stories(conn, pairs)
+                story = dict(pairs)
+                stored = [replace(s, story_id=story.get(s.id, s.story_id)) for s in stored]
         log.debug("stored %d new of %d items", len(stored), len(items))
         return stored
 
@@ -842,13 +856,17 @@ class SqlStore:
         """Mark items as repeats: (item id, id of the story's first item)."""
         if not pairs:
             return
+        with self._transaction("assigning stories") as conn:
+            self._assign_stories(conn, pairs)
+
+    @staticmethod
+    def _assign_stories(conn: Connection, pairs: Sequence[tuple[int, int]]) -> None:
         stmt = (
             update(items_t)
             .where(items_t.c.id == bindparam("item"))
             .values(story_id=bindparam("story"))
         )
-        with self._transaction("assigning stories") as conn:  # one executemany
-            conn.execute(stmt, [{"item": i, "story": s} for i, s in pairs])
+        conn.execute(stmt, [{"item": i, "story": s} for i, s in pairs])  # one executemany
 
     def get_signals(self, ids: Sequence[int]) -> list[Signal]:
         """The signals with these ids, in the order asked; unknown ids are left out."""
