@@ -12,6 +12,7 @@ import re
 import secrets
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -57,6 +58,7 @@ MATCH_BATCH = 256  # items matched (and embedded) per batch
 STORE_BATCH = 100  # polled sources stored per transaction
 STORE_ITEMS = 2048  # or fewer, once their items reach this many
 CLAIM_CHUNK = 500  # due sources claimed at a time
+MATCH_SECONDS = 30.0  # matching per cycle at most (a backfill of a week): alerts go out between
 DEFAULT_LEASE = timedelta(minutes=2)  # a claimed source or delivery is ours this long
 CATCH_UP_CHUNK = 5000  # items read per query when the story index catches up
 
@@ -344,7 +346,9 @@ class Pipeline:
         window, a held one waits, so its items are matched once it loads. Each batch is
         recorded in one transaction with its alerts and the theses' progress, so a crash or a
         database error leaves the batch to the next cycle. Signals of a backfill on items
-        older than ``backfill.alert_age`` are recorded, not alerted; beyond
+        older than ``backfill.alert_age`` are recorded, not alerted. Matching stops after
+        ``MATCH_SECONDS`` (one batch at least) so that a long backfill does not hold up
+        polling and alerts: the rest waits for the next cycle. Beyond
         ``limits.alerts_per_source`` alerts per source in this cycle, signals are recorded
         and the first capped one is alerted as a summary of the rest."""
         if plan.hold_all is not None:
@@ -368,6 +372,7 @@ class Pipeline:
         created: list[int] = []
         position = min(through.values())
         bound = self.store.committed_item_bound()  # no later id may be committed before it
+        deadline = time.monotonic() + MATCH_SECONDS  # then deliver; the rest next cycle
         while not _stopped(stop) and (
             pending := self.store.items_from(position, MATCH_BATCH, upto=bound)
         ):
@@ -398,6 +403,8 @@ class Pipeline:
                 if r.found.alert
             )
             created += [r.signal_id for r in recorded]
+            if time.monotonic() >= deadline:  # at least one batch a cycle
+                break
         for source, (summary, more) in caps.summaries().items():
             log.warning(
                 "source %r gave %d signals over the cap of %d alerts per cycle: recorded, "

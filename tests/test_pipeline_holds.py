@@ -166,3 +166,24 @@ def test_a_thesis_broken_across_a_restart_stays_held_and_its_items_alert_once_fi
     kill = again.store.list_signals(polarity="kill")
     assert [(s.item_title, s.backfilled) for s in kill] == [(KILL_ITEM[1], False)]
     assert len(fake_slack.messages) == 2  # the waiting kill item alerted: it was never matched
+
+
+def test_matching_yields_to_polling_and_alerts_after_its_time_budget(
+    feed_server: FeedServer,
+    fake_slack: FakeSlack,
+    make: Factory,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from monitor import pipeline
+
+    monkeypatch.setattr(pipeline, "MATCH_SECONDS", 0.0)  # the budget is spent at once
+    monkeypatch.setattr(pipeline, "MATCH_BATCH", 1)
+    service = make({"wire": feed_server.add("/feed.xml", rss([CONFIRM_ITEM, KILL_ITEM]))})
+
+    first = service.run_cycle()
+    assert first.new_items == 2 and len(first.new_signals) == 1  # one batch, then alerts
+    assert len(fake_slack.messages) == 1
+    clock.advance(seconds=15)
+    second = service.run_cycle()
+    assert len(second.new_signals) == 1 and len(fake_slack.messages) == 2  # the rest
