@@ -34,6 +34,7 @@ from monitor.matching.stories import (
 )
 from monitor.notify import Notifier
 from monitor.redact import mask_urls_in
+from monitor.rulebook import thesis_digest
 from monitor.semantic.embedder import Embedder
 from monitor.settings import Backfill, Limits
 from monitor.types import (
@@ -78,8 +79,8 @@ class MatchPlan:
 
     @classmethod
     def of(cls, matcher: Matcher) -> MatchPlan:
-        """Every thesis of ``matcher``, none held, each digest from its definition."""
-        return cls(matcher, {t.id: repr(t.criteria) for t in matcher.theses})
+        """Every thesis of ``matcher``, none held."""
+        return cls(matcher, {t.id: thesis_digest(t) for t in matcher.theses})
 
 
 @dataclass
@@ -145,10 +146,9 @@ class Pipeline:
                        its deadline; a FeedError becomes a failed outcome, the cycle goes on):
                 outcome = parse (ok) or the error (failed)
                 every STORE_BATCH outcomes: store_polls(outcomes)
-                    new = store.add_items(items)          # stored unmatched
-                    store.record_polls(outcomes)          # next polls from decide; claims
-                                                          # released
-                    assign_stories(new)                   # link repeats of recent stories
+                    store.add_items(items, link=link_stories)  # stored unmatched, repeats
+                                                               # of recent stories linked
+                    store.record_polls(outcomes)  # next polls from decide; claims released
         match_pending(now): for each thesis, the items it has not seen, in batches
                       vectors = embed in one batch, stored (semantic on)
                       matches = matcher.match_batch(items, vectors)
@@ -517,7 +517,7 @@ class PipelineStore(Protocol):
     def release_sources(self, names: Sequence[str], owner: str) -> None: ...
     def record_polls(
         self, outcomes: Sequence[PollOutcome], now: datetime, *, owner: str | None = None
-    ) -> list[StoredItem]: ...
+    ) -> None: ...
     def add_items(
         self,
         items: Sequence[Item],
@@ -552,9 +552,6 @@ class PipelineStore(Protocol):
         admit: Callable[[list[FoundMatch]], list[bool]] | None = None,
     ) -> list[RecordedSignal]: ...
     def add_more(self, signal_id: int, more: int, channel: str) -> None: ...
-    def due_deliveries(
-        self, channel: str, now: datetime, limit: int = 100
-    ) -> list[DeliveryTask]: ...
     def mark_sent(self, delivery_id: int, now: datetime, ts: str | None) -> None: ...
     def mark_failed(
         self, delivery_id: int, now: datetime, error: str, next_attempt: datetime

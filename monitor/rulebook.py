@@ -11,8 +11,8 @@ Decisions (items are matched against the rule set that was meant to be active):
   waits. That is far likelier a deployment mistake than a wish to monitor nothing.
 * A deleted file (while others remain) drops its thesis on purpose.
 * A thesis id that another loaded file already uses is an error of the newer file.
-* :meth:`RuleBook.digest` identifies a thesis's rules (not its file's bytes: a comment or a
-  reordering is no change), so the store can tell a changed thesis from an unchanged one.
+* :func:`thesis_digest` identifies a thesis's rules (not its file's bytes: a comment or a
+  moved line is no change), so the store can tell a changed thesis from an unchanged one.
 """
 
 from __future__ import annotations
@@ -86,13 +86,7 @@ class RuleBook:
         return self._matcher
 
     def digest(self, thesis: Thesis) -> str:
-        """A digest of what the thesis matches with (criteria, queries, thresholds, examples)."""
-        criteria = [
-            (c.id, c.polarity, c.text, c.query, c.threshold, c.examples, c.counter_examples)
-            for c in thesis.criteria
-        ]
-        text = repr((thesis.id, thesis.automatic, criteria))
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+        return thesis_digest(thesis)
 
     def refresh(self) -> tuple[bool, list[RuleError]]:
         """Load new and changed files. Returns (whether the active set changed, new errors).
@@ -179,6 +173,17 @@ class RuleBook:
                 return [RuleError(message, str(path), 1)]
         self._files[path] = _Loaded(stamp, thesis)
         return []
+
+
+def thesis_digest(thesis: Thesis) -> str:
+    """A digest of what the thesis matches with (criteria, queries, thresholds, examples),
+    not of its file: a comment, a line number or the file's path is no change."""
+    criteria = [
+        (c.id, c.polarity, c.text, c.query, c.threshold, c.examples, c.counter_examples)
+        for c in thesis.criteria
+    ]
+    text = repr((thesis.id, thesis.automatic, criteria))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 def _stamp(path: Path) -> str | None:

@@ -331,45 +331,29 @@ class SqlStore:
         etag: str | None = None,
         last_modified: str | None = None,
     ) -> None:
-        values: dict[str, Any] = {
-            "last_attempt": now,
-            "http_status": http_status,
-            "next_poll": next_poll,
-            "updated_at": now,
-        }
-        if ok:
-            values.update(last_success=now, consecutive_failures=0, last_error=None)
-            if etag is not None:
-                values["etag"] = etag
-            if last_modified is not None:
-                values["last_modified"] = last_modified
-        else:
-            values.update(
-                consecutive_failures=sources_t.c.consecutive_failures + 1, last_error=error
-            )
-        with self._transaction(f"recording a poll of source {name!r}") as conn:
-            result = conn.execute(update(sources_t).where(sources_t.c.name == name).values(values))
-            if result.rowcount == 0:
-                raise StorageError(f"unknown source {name!r}: sync_sources first")
+        """One poll (see :meth:`record_polls`)."""
+        outcome = PollOutcome(
+            name,
+            ok=ok,
+            next_poll=next_poll,
+            http_status=http_status,
+            error=error,
+            etag=etag,
+            last_modified=last_modified,
+        )
+        self.record_polls([outcome], now)
 
     # -- items --------------------------------------------------------------------------------
 
     def record_polls(
         self, outcomes: Sequence[PollOutcome], now: datetime, *, owner: str | None = None
-    ) -> list[StoredItem]:
-        """In one transaction: store the items of the successful polls (unmatched) and
-        record every poll, success or failure, releasing ``owner``'s claim on the source (a
-        poll whose claim another replica has taken over since is not recorded; its items
-        are stored all the same); returns the new items, in input order. A poll of a source
-        the store does not know is an error (``sync_sources`` first)."""
-        items = [item for o in outcomes if o.ok for item in o.items]
+    ) -> None:
+        """In one transaction, record every poll, success or failure (their items are stored
+        by :meth:`add_items`), releasing ``owner``'s claim on the source; a poll whose claim
+        another replica has taken over since is not recorded. A poll of a source the store
+        does not know is an error (``sync_sources`` first)."""
         with self._transaction("recording polls") as conn:
-            stored = self._insert_items(conn, items, now)
             self._update_polls(conn, outcomes, now, owner)
-        log.debug(
-            "stored %d new of %d items from %d poll(s)", len(stored), len(items), len(outcomes)
-        )
-        return stored
 
     def add_items(
         self,
@@ -1009,19 +993,12 @@ class SqlStore:
         self, model: str, vectors: Sequence[tuple[int, bytes, int]], now: datetime
     ) -> None:
         """Store (item id, float32 bytes, dimension) under ``model``; existing ones are kept."""
-        stmt = self._insert(item_vectors_t).on_conflict_do_nothing()
+        rows = [
+            {"item_id": item_id, "model": model, "dim": dim, "vector": blob, "created_at": now}
+            for item_id, blob, dim in vectors
+        ]
         with self._transaction("storing item vectors") as conn:
-            for item_id, blob, dim in vectors:
-                conn.execute(
-                    stmt,
-                    {
-                        "item_id": item_id,
-                        "model": model,
-                        "dim": dim,
-                        "vector": blob,
-                        "created_at": now,
-                    },
-                )
+            self._insert_many(conn, item_vectors_t, rows)
 
     def get_item_vectors(self, model: str, ids: Sequence[int]) -> dict[int, bytes]:
         """The stored vectors of these items under ``model`` (missing ones are left out)."""
@@ -1090,8 +1067,6 @@ class SqlStore:
         signal_ids: Sequence[int],
         channel: str,
         now: datetime,
-        *,
-        more: int = 0,
     ) -> None:
         rows = [
             {
@@ -1101,7 +1076,6 @@ class SqlStore:
                 "attempts": 0,
                 "next_attempt": now,
                 "created_at": now,
-                "more": more,
             }
             for signal_id in signal_ids
         ]
