@@ -14,8 +14,8 @@ from typing import Annotated
 
 import typer
 
+from monitor.analysis.evaluation import LabeledItem
 from monitor.errors import ConfigError, MonitorError
-from monitor.evaluation import LabeledItem
 from monitor.matching.engine import Mode
 from monitor.types import Thesis
 
@@ -67,10 +67,27 @@ def eval_command(
         Path | None,
         typer.Option("--config", "-c", help="Config file (for --feedback: database, rules)."),
     ] = None,
+    learn_from: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--learn-from",
+            help="Labeled items (JSONL) to learn from, as if they were verdicts, before "
+            "scoring ITEMS (an item in both is not learned from). Repeatable.",
+        ),
+    ] = None,
+    folds: Annotated[
+        int | None,
+        typer.Option(
+            "--folds",
+            min=2,
+            help="K-fold cross-validation over ITEMS: each fold is scored by a matcher "
+            "that learned from the other folds (and --learn-from).",
+        ),
+    ] = None,
 ) -> None:
     """Score labeled items: precision, recall and F1 per criterion and micro-averaged,
     plus the misses and false alarms. Only confirm/kill criteria are scored."""
-    from monitor.evaluation import evaluate, format_table, load_labeled
+    from monitor.analysis.evaluation import evaluate, format_table, load_labeled
 
     if not items and not feedback:
         typer.echo("error: give labeled ITEMS.jsonl files and/or --feedback", err=True)
@@ -82,6 +99,7 @@ def eval_command(
         raise typer.Exit(2)
     try:
         labeled = [row for path in items or [] for row in load_labeled(path)]
+        training = [row for path in learn_from or [] for row in load_labeled(path)]
         theses = _theses(rules, brief) if rules or brief else _config_theses(config)
         if feedback:
             labeled += _feedback_labels(config, theses)
@@ -106,19 +124,40 @@ def eval_command(
     elif embedder is not None:
         chosen = "hybrid"
     try:
-        report = evaluate(labeled, theses, mode=chosen, embedder=embedder, single=brief is not None)
+        report = evaluate(
+            labeled,
+            theses,
+            mode=chosen,
+            embedder=embedder,
+            single=brief is not None,
+            learn_from=training,
+            folds=folds,
+        )
     except MonitorError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from error
     report.mode = chosen + note
     rules_label = "automatic rules from " + str(brief) if brief else "rules " + str(rules)
+    validation = _validation(folds, learn_from or [])
     if output_format is EvalFormat.json:
         data = report.as_dict()
         data["rules"] = rules_label
+        data["validation"] = validation
         typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
-        typer.echo(f"{rules_label}")
+        typer.echo(f"{rules_label}; {validation}")
         typer.echo(format_table(report))
+
+
+def _validation(folds: int | None, learn_from: list[Path]) -> str:
+    """How the figures were obtained, in words (printed with every report)."""
+    trained = " + ".join(str(p) for p in learn_from)
+    if folds:
+        extra = f", each also learning from {trained}" if trained else ""
+        return f"{folds}-fold cross-validation over the items{extra}"
+    if trained:
+        return f"learned from {trained}, scored on the items (overlap left out of training)"
+    return "rules as written, no learning"
 
 
 def _config_theses(config: Path | None) -> list[Thesis]:
@@ -131,7 +170,7 @@ def _config_theses(config: Path | None) -> list[Thesis]:
 def _feedback_labels(config: Path | None, theses: list[Thesis]) -> list[LabeledItem]:
     import os
 
-    from monitor.feedback import labeled_from_feedback
+    from monitor.analysis.feedback import labeled_from_feedback
     from monitor.settings import Environment
     from monitor.store.sql import SqlStore
 

@@ -9,9 +9,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from monitor.analysis.evaluation import evaluate, load_labeled
 from monitor.errors import ConfigError
 from monitor.evalcli import eval_command
-from monitor.evaluation import evaluate, load_labeled
 from monitor.types import Criterion, Thesis
 
 THESIS = Thesis(

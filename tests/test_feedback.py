@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from monitor.feedback import labeled_from_feedback
+from monitor.analysis.feedback import labeled_from_feedback
 from monitor.store import SqlStore
 from monitor.types import Criterion, Item, Match, Thesis
 

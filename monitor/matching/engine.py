@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from monitor.matching import scoring
+from monitor.matching.evidence import Evidence, PairTable, pair_features
 from monitor.matching.keyword import KeywordMatcher
 from monitor.matching.scoring import (
     DEFAULT_SETTINGS,
@@ -45,6 +46,7 @@ from monitor.rules.query import Query, parse_query
 from monitor.types import Criterion, Item, Match, Thesis
 
 if TYPE_CHECKING:
+    from monitor.matching.learn import Learning
     from monitor.semantic.embedder import Embedder
     from monitor.semantic.vectors import Row, ThesisVectors
 
@@ -89,7 +91,10 @@ def compile_theses(theses: Sequence[Thesis]) -> list[CompiledCriterion]:
 class _ThesisModel:
     """What hybrid scoring of one thesis needs, computed once at construction."""
 
+    thesis_id: str
+    automatic: bool
     indexes: tuple[int, ...]  # positions of the thesis' criteria in Matcher._criteria
+    scored: tuple[int, ...]  # positions (within the thesis) of its confirm/kill criteria
     profiles: tuple[dict[str, float], ...]
     directions: tuple[float, ...]  # scoring.direction of each criterion sentence
     vectors: ThesisVectors
@@ -105,8 +110,10 @@ class Matcher:
         embedder: Embedder | None = None,
         mode: Mode | None = None,
         settings: ScoringSettings = DEFAULT_SETTINGS,
+        learning: Learning | None = None,
     ) -> None:
         self.theses = tuple(theses)
+        self.learning = learning
         self.settings = settings
         self.embedder = embedder
         self.mode: Mode = mode or ("hybrid" if embedder is not None else "keyword")
@@ -117,6 +124,7 @@ class Matcher:
         self._criteria = compile_theses(theses)
         self._keywords = KeywordMatcher([cc.query for cc in self._criteria])
         self._models = self._build_models() if self.mode != "keyword" else ()
+        self._deciders = learning.deciders() if learning is not None and self._models else {}
 
     # ------------------------------------------------------------------------- construction
 
@@ -132,10 +140,23 @@ class Matcher:
             start += len(criteria)
             if not criteria:
                 continue
+            if self.learning is not None:  # verdicts refine the examples of the criteria
+                criteria = self.learning.refined(thesis).criteria
             profiles = _grouped_profiles(criteria, self.settings.example_weight)
             vectors = ThesisVectors.build(criteria, self.embedder, self.settings)
             directions = tuple(scoring.direction(c.text) for c in criteria)
-            models.append(_ThesisModel(indexes, tuple(profiles), directions, vectors))
+            scored = tuple(i for i, c in enumerate(criteria) if c.polarity != "watch")
+            models.append(
+                _ThesisModel(
+                    thesis.id,
+                    thesis.automatic,
+                    indexes,
+                    scored,
+                    tuple(profiles),
+                    directions,
+                    vectors,
+                )
+            )
         return tuple(models)
 
     # ----------------------------------------------------------------------------- matching
@@ -156,7 +177,8 @@ class Matcher:
         per_model = [model.vectors.score(matrix) for model in self._models]
         return [
             self._match_scored(
-                item, [(m, rows[row]) for m, rows in zip(self._models, per_model, strict=True)]
+                item,
+                [(m, rows[row]) for m, rows in zip(self._models, per_model, strict=True)],
             )
             for row, item in enumerate(items)
         ]
@@ -187,53 +209,129 @@ class Matcher:
         item: Item,
         per_thesis: Sequence[tuple[_ThesisModel, tuple[Row, Row]]],
     ) -> list[Match]:
-        settings = self.settings
         hits = self.query_hits(item) if self.mode == "hybrid" else {}
         stems = set(scoring.content_stems(item.text))
         item_direction = scoring.direction(item.text)
         found: list[Match] = []
         for model, (semantic, raw) in per_thesis:
-            terms_of = [hits.get(index) for index in model.indexes]
-            evidence = [
-                scoring.evidence_score(
-                    scoring.lexical_score(stems, profile, settings.profile_top),
-                    float(semantic[position]),
-                    settings,
-                    scoring.direction_agreement(item_direction, model.directions[position]),
-                )
-                for position, profile in enumerate(model.profiles)
-            ]
-            # Generated queries are ORs of distinctive words: weak evidence. In automatic
-            # rules the evidence alone decides (as in semantic mode); the query's matched
-            # terms are still shown. In hand-tuned rules the query decides the candidates.
-            evidence_only = self.mode == "semantic" or (
-                self._criteria[model.indexes[0]].thesis.automatic
-            )
-            candidates = [evidence_only or terms is not None for terms in terms_of]
-            in_contention = _contention(
-                [self._criteria[i].criterion for i in model.indexes],
-                [value if ok else -1.0 for value, ok in zip(evidence, candidates, strict=True)],
-                settings,
-            )
-            for position, index in enumerate(model.indexes):
-                if not (candidates[position] and in_contention[position]):
-                    continue
-                cc = self._criteria[index]
-                terms = terms_of[position]
-                value = evidence[position]
-                if evidence_only:
-                    score = round(value, 3)
-                    threshold = cc.criterion.threshold or settings.semantic_threshold
-                else:
-                    keyword = keyword_score(len(terms), cc.positive_count) if terms else 0.0
-                    score = scoring.hybrid_score(keyword, value, settings)
-                    threshold = cc.criterion.threshold or settings.hybrid_threshold
-                if score < threshold:
-                    continue
-                matched = terms or ()
+            rows = self._evidence(model, stems, item_direction, hits, semantic, raw)
+            decider = self._deciders.get(model.thesis_id)
+            chosen = self._hybrid_choices(model, rows)
+            if decider is not None:
+                # the learned model decides the confirm/kill criteria; watch stays hybrid
+                scored = set(model.scored)
+                chosen = [(p, s) for p, s in chosen if p not in scored]
+                features = pair_features([rows[p] for p in model.scored])
+                chosen += [(model.scored[k], score) for k, score in decider.decide(features)]
+            for position, score in sorted(chosen):
+                cc = self._criteria[model.indexes[position]]
+                matched = rows[position].terms or ()
                 snippet = best_sentence(item.text, matched, model.profiles[position])
-                found.append(_match(cc, score, matched, snippet, round(float(raw[position]), 3)))
+                similarity = round(rows[position].raw, 3)
+                found.append(_match(cc, score, matched, snippet, similarity))
         return found
+
+    def _evidence(
+        self,
+        model: _ThesisModel,
+        stems: set[str],
+        item_direction: float,
+        hits: dict[int, tuple[str, ...]],
+        semantic: Row,
+        raw: Row,
+    ) -> list[Evidence]:
+        """The evidence of one item for each criterion of one thesis."""
+        rows = []
+        for position, profile in enumerate(model.profiles):
+            index = model.indexes[position]
+            lexical = scoring.lexical_score(stems, profile, self.settings.profile_top)
+            agreement = scoring.direction_agreement(item_direction, model.directions[position])
+            value = scoring.evidence_score(
+                lexical, float(semantic[position]), self.settings, agreement
+            )
+            terms = hits.get(index)
+            keyword = (
+                keyword_score(len(terms), self._criteria[index].positive_count) if terms else 0.0
+            )
+            rows.append(
+                Evidence(
+                    value=value,
+                    semantic=float(semantic[position]),
+                    raw=float(raw[position]),
+                    lexical=lexical,
+                    agreement=agreement,
+                    terms=terms,
+                    keyword=keyword,
+                )
+            )
+        return rows
+
+    def _hybrid_choices(
+        self, model: _ThesisModel, rows: Sequence[Evidence]
+    ) -> list[tuple[int, float]]:
+        """(position, score) of the criteria the rule's prior matches: candidates in
+        contention whose score reaches the threshold."""
+        settings = self.settings
+        # Generated queries are ORs of distinctive words: weak evidence. In automatic
+        # rules the evidence alone decides (as in semantic mode); the query's matched
+        # terms are still shown. In hand-tuned rules the query decides the candidates,
+        # and strong evidence can propose one the query missed (``propose_evidence``).
+        evidence_only = self.mode == "semantic" or model.automatic
+        candidates = [
+            evidence_only or row.terms is not None or row.value >= settings.propose_evidence
+            for row in rows
+        ]
+        in_contention = _contention(
+            [self._criteria[i].criterion for i in model.indexes],
+            [row.value if ok else -1.0 for row, ok in zip(rows, candidates, strict=True)],
+            settings,
+        )
+        chosen = []
+        for position, index in enumerate(model.indexes):
+            if not (candidates[position] and in_contention[position]):
+                continue
+            criterion = self._criteria[index].criterion
+            row = rows[position]
+            if evidence_only:
+                score = round(row.value, 3)
+                threshold = criterion.threshold or settings.semantic_threshold
+            else:
+                score = scoring.hybrid_score(row.keyword, row.value, settings)
+                threshold = criterion.threshold or settings.hybrid_threshold
+            if score >= threshold:
+                chosen.append((position, score))
+        return chosen
+
+    # ------------------------------------------------------------------------- learning
+
+    def pair_table(self, items: Sequence[Item], vectors: Any) -> dict[str, PairTable]:
+        """For learning: each thesis' confirm/kill criterion ids and the pair features of
+        every item against them (:func:`pair_features`), plus the prior's choices."""
+        from monitor.semantic.vectors import item_matrix
+
+        if self.embedder is None or self.mode == "keyword":
+            raise ValueError("learning needs semantic scoring")
+        matrix = item_matrix(vectors, len(items), self.embedder.dim)
+        tables: dict[str, PairTable] = {}
+        for model in self._models:
+            scored_rows = model.vectors.score(matrix)
+            features, prior = [], []
+            for item, (semantic, raw) in zip(items, scored_rows, strict=True):
+                hits = self.query_hits(item) if self.mode == "hybrid" else {}
+                rows = self._evidence(
+                    model,
+                    set(scoring.content_stems(item.text)),
+                    scoring.direction(item.text),
+                    hits,
+                    semantic,
+                    raw,
+                )
+                features.append(pair_features([rows[p] for p in model.scored]))
+                chosen = {p for p, _ in self._hybrid_choices(model, rows)}
+                prior.append([p in chosen for p in model.scored])
+            ids = tuple(self._criteria[model.indexes[p]].criterion.id for p in model.scored)
+            tables[model.thesis_id] = PairTable(ids, features, prior)
+        return tables
 
 
 def _flat(vector: Any) -> list[float]:

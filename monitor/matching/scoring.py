@@ -73,6 +73,8 @@ class ScoringSettings:
     profile_top: int = 8  # profile weights summed to normalise the lexical score
     semantic_threshold: float = 0.16  # default minimum evidence (semantic-only mode)
     hybrid_threshold: float = 0.3  # default minimum hybrid score (hybrid mode)
+    # hand-tuned rules: evidence this strong makes a criterion a candidate without a query hit
+    propose_evidence: float = 1.01
     direction_weight: float = 0.056  # how much agreeing/opposing direction cues move evidence
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from monitor.evaluation import LabeledItem
+from monitor.analysis.evaluation import LabeledItem
 from monitor.types import Signal, StoredItem, Thesis
 
 

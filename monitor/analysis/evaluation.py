@@ -12,6 +12,12 @@ The labeled format is ``corpus/eval/FORMAT.md``: one JSON object a line with ``i
   denominator is 0.
 * Matching is the real :class:`~monitor.matching.engine.Matcher`; items are embedded here (the
   daemon stores vectors instead), in one batch per thesis.
+* Learning (:mod:`monitor.matching.learn`): ``learn_from`` labeled items train the matcher as
+  if they were verdicts (every confirm/kill criterion of the item's thesis is known), and the
+  given items are scored; an item that is also among ``learn_from`` (same brief and id) is
+  left out of training, so no item is scored by a model that saw it. With ``folds=K`` the
+  given items are split into K folds (fixed by item id), and each fold is scored by a model
+  trained on the other folds (plus ``learn_from``): K-fold cross-validation.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any
 
 from monitor.errors import ConfigError
 from monitor.matching.engine import Matcher, Mode
+from monitor.matching.learn import Label, Learning, fold_numbers, learn
 from monitor.semantic.embedder import Embedder, embedding_text
 from monitor.textfile import read_text_file
 from monitor.types import Item, Thesis
@@ -171,6 +178,7 @@ def predict(
     embedder: Embedder | None = None,
     single: bool = False,
     matcher_factory: Any = Matcher,
+    learning: Learning | None = None,
 ) -> list[frozenset[str]]:
     """The criterion ids each item matches, using the thesis of its brief."""
     mapping = thesis_for_briefs(items, theses, single=single)
@@ -180,7 +188,10 @@ def predict(
         groups.setdefault(mapping[labeled.brief].id, []).append(index)
     for indexes in groups.values():
         thesis = mapping[items[indexes[0]].brief]
-        matcher = matcher_factory([thesis], embedder=embedder, mode=mode)
+        if learning is None:
+            matcher = matcher_factory([thesis], embedder=embedder, mode=mode)
+        else:
+            matcher = matcher_factory([thesis], embedder=embedder, mode=mode, learning=learning)
         batch = [items[i].item for i in indexes]
         vectors = None
         if mode != "keyword" and embedder is not None:
@@ -238,11 +249,62 @@ def evaluate(
     mode: Mode,
     embedder: Embedder | None = None,
     single: bool = False,
+    learn_from: Sequence[LabeledItem] = (),
+    folds: int | None = None,
 ) -> EvalReport:
-    """Match the items with the real matcher and score the result."""
-    mapping = thesis_for_briefs(items, theses, single=single)
-    predictions = predict(items, theses, mode=mode, embedder=embedder, single=single)
+    """Match the items with the real matcher and score the result; with ``learn_from`` or
+    ``folds``, with a matcher that learned from labels first (see the module docstring)."""
+    mapping = thesis_for_briefs([*items, *learn_from], theses, single=single)
+    if not learn_from and not folds:
+        plain = predict(items, theses, mode=mode, embedder=embedder, single=single)
+        return score(items, plain, mapping, mode)
+    if embedder is None or mode == "keyword":
+        raise ConfigError("learning from labels needs semantic scoring (the semantic extra)")
+    scored = {(PurePath(i.brief).name, i.item.item_id) for i in items}
+    training = [
+        lab
+        for lab in learn_from
+        if (PurePath(lab.brief).name, lab.item.item_id) not in scored  # never score a seen item
+    ]
+    if folds is not None and folds < 2:
+        raise ConfigError(f"--folds needs at least 2 folds, got {folds}")
+    groups = fold_numbers([i.item.item_id for i in items], folds or 1)
+    predictions: list[frozenset[str]] = [frozenset()] * len(items)
+    for fold in sorted(set(groups)):
+        inside = [i for i, g in zip(items, groups, strict=True) if g != fold] if folds else []
+        labels = labels_for([*training, *inside], mapping)
+        learning = learn(theses, labels, embedder, _learning_matcher(mode))
+        outside = [n for n, g in enumerate(groups) if g == fold]
+        found = predict(
+            [items[n] for n in outside],
+            theses,
+            mode=mode,
+            embedder=embedder,
+            single=single,
+            learning=learning,
+        )
+        for n, predicted in zip(outside, found, strict=True):
+            predictions[n] = predicted
     return score(items, predictions, mapping, mode)
+
+
+def labels_for(items: Sequence[LabeledItem], mapping: dict[str, Thesis]) -> list[Label]:
+    """Labeled items as learning labels: every confirm/kill criterion of the thesis known."""
+    labels = []
+    for labeled in items:
+        thesis = mapping[labeled.brief]
+        verdicts = {
+            c.id: c.id in labeled.labels for c in thesis.criteria if c.polarity in SCORED_POLARITIES
+        }
+        labels.append(Label(thesis.id, labeled.item, verdicts, origin="labeled file"))
+    return labels
+
+
+def _learning_matcher(mode: Mode) -> Any:
+    def make(theses: Sequence[Thesis], embedder: Embedder) -> Matcher:
+        return Matcher(theses, embedder=embedder, mode=mode)
+
+    return make
 
 
 # ------------------------------------------------------------------------------- rendering

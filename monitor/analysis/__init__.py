@@ -1,0 +1,1 @@
+"""Analysis of stored and labeled data: evaluation against labels, feedback as labels."""
