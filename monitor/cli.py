@@ -288,21 +288,38 @@ def signals(
 @app.command()
 def theses(config: ConfigOption = None) -> None:
     """Each thesis with its confirm/kill/watch counts over 7 and 30 days and its latest
-    signal, then each criterion's precision from analyst feedback."""
-    from monitor.review import print_feedback, print_theses
+    signal, then each criterion's precision from analyst feedback and what the matcher
+    learned from it: labels per criterion and their cross-validated precision and recall."""
+    from monitor.review import print_feedback, print_learning, print_theses
     from monitor.store.sql import SqlStore
 
     try:
-        _, env = load(config)
+        cfg, env = load(config)
         store = SqlStore(env.database_url)
         store.migrate()
         summaries = store.thesis_summaries(datetime.now(UTC))
         verdicts = store.criterion_feedback()
+        learned = _learned(store, cfg) if verdicts else "no verdicts to learn from yet"
         store.close()
     except MonitorError as e:
         raise fail(e) from e
     print_theses(summaries, sys.stdout)
     print_feedback(verdicts, sys.stdout)
+    print_learning(learned, sys.stdout)
+
+
+def _learned(store: object, cfg: Config) -> object:
+    """What the daemon's matcher learns from the stored verdicts, or why it learns nothing."""
+    from monitor.analysis.feedback import learning_from_feedback
+    from monitor.rules.files import check_rule_files, expand_rule_paths
+    from monitor.semantic import semantic_status
+
+    embedder, reason = semantic_status()
+    if embedder is None:
+        return f"learning from verdicts needs semantic scoring: {reason}"
+    theses, _ = check_rule_files(expand_rule_paths(list(cfg.rule_paths)))
+    learning = learning_from_feedback(store, theses, embedder)  # type: ignore[arg-type]
+    return learning if learning is not None else "no verdict on a loaded thesis"
 
 
 @app.command()

@@ -25,6 +25,7 @@ from monitor.errors import FeedError, NotifyError
 from monitor.feeds.fetch import Fetcher, FetchRequest
 from monitor.feeds.parse import parse_feed
 from monitor.matching.engine import Matcher
+from monitor.matching.judge import Judge
 from monitor.matching.stories import (
     STORY_WINDOW,
     StoryIndex,
@@ -91,11 +92,17 @@ class CycleReport:
     new_signals: list[int] = field(default_factory=list)
     alerts_sent: int = 0
     alerts_failed: int = 0
+    judge_rejected: int | None = None  # matches the optional judge rejected (None: no judge)
 
     def summary(self) -> str:
+        judged = (
+            f"; {self.judge_rejected} rejected by the judge"
+            if self.judge_rejected is not None
+            else ""
+        )
         return (
             f"polled {len(self.polled)} source(s), {len(self.failed)} failed; "
-            f"{self.new_items} new item(s); {len(self.new_signals)} new signal(s); "
+            f"{self.new_items} new item(s); {len(self.new_signals)} new signal(s){judged}; "
             f"{self.alerts_sent} alert(s) sent, {self.alerts_failed} delivery failure(s)"
         )
 
@@ -118,6 +125,7 @@ class Pipeline:
         source_lease: timedelta = DEFAULT_LEASE,
         delivery_lease: timedelta = DEFAULT_LEASE,
         clock: Callable[[], datetime] | None = None,
+        judge: Judge | None = None,
     ) -> None:
         self.limits = limits or Limits()
         self.backfill = backfill or Backfill()
@@ -131,6 +139,7 @@ class Pipeline:
         self.fetcher = fetcher
         self.notifier = notifier
         self.parse = parse
+        self.judge = judge  # optional: confirms or rejects confirm/kill matches
         # After a failed delivery the channel rests until the retry time, so alerts keep
         # their order and a Slack outage is not hammered by the rest of the queue.
         self.deliveries_paused_until: datetime | None = None
@@ -164,7 +173,7 @@ class Pipeline:
         """
         if isinstance(plan, Matcher):
             plan = MatchPlan.of(plan)
-        report = CycleReport()
+        report = CycleReport(judge_rejected=0 if self.judge is not None else None)
         while not _stopped(stop) and (
             claimed := self.store.claim_due_sources(
                 self.owner, self.clock(), self.source_lease, CLAIM_CHUNK
@@ -173,7 +182,7 @@ class Pipeline:
             if not self.poll_claimed(claimed, now, report, stop):
                 break  # nothing came back (stopped, or the fetcher failed): no busy loop
         if not _stopped(stop):
-            report.new_signals = self.match_pending(plan, now, stop)
+            report.new_signals = self.match_pending(plan, now, stop, report)
         if not _stopped(stop):
             self.deliver_due_alerts(now, report, stop)
         quiet = not report.polled and not report.alerts_sent and not report.alerts_failed
@@ -337,7 +346,11 @@ class Pipeline:
         return [(link.item_id, link.story_id) for link in links]
 
     def match_pending(
-        self, plan: MatchPlan, now: datetime, stop: threading.Event | None = None
+        self,
+        plan: MatchPlan,
+        now: datetime,
+        stop: threading.Event | None = None,
+        report: CycleReport | None = None,
     ) -> list[int]:
         """Match the items each thesis has not seen yet, in batches; returns the new signal ids.
 
@@ -350,7 +363,9 @@ class Pipeline:
         ``MATCH_SECONDS`` (one batch at least) so that a long backfill does not hold up
         polling and alerts: the rest waits for the next cycle. Beyond
         ``limits.alerts_per_source`` alerts per source in this cycle, signals are recorded
-        and the first capped one is alerted as a summary of the rest."""
+        and the first capped one is alerted as a summary of the rest. With a judge, the
+        confirm/kill matches it rejects are not stored (counted in ``report``) and the ones
+        it confirms carry its reason; when it cannot answer, the local matcher's say stands."""
         if plan.hold_all is not None:
             log.debug("matching held: %s", plan.hold_all)
             return []
@@ -359,10 +374,14 @@ class Pipeline:
         with self.store.exclusive("match") as mine:
             if not mine:  # another replica is matching: it will take these items too
                 return []
-            return self._match_pending(plan, now, stop)
+            return self._match_pending(plan, now, stop, report)
 
     def _match_pending(
-        self, plan: MatchPlan, now: datetime, stop: threading.Event | None
+        self,
+        plan: MatchPlan,
+        now: datetime,
+        stop: threading.Event | None,
+        report: CycleReport | None = None,
     ) -> list[int]:
         since = now - self.backfill.window
         progress = self.store.sync_progress(plan.digests, now, since)
@@ -386,6 +405,11 @@ class Pipeline:
                 for match in item_matches
                 if stored.id > through[match.thesis_id]
             ]
+            if self.judge is not None and found:
+                theses = {t.id: t for t in plan.matcher.theses}
+                found, rejected = self.judge.review(found, {s.id: s.item for s in pending}, theses)
+                if report is not None:
+                    report.judge_rejected = (report.judge_rejected or 0) + rejected
             recorded = self.store.record_matches(
                 found,
                 self.notifier.channel,

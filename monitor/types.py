@@ -118,6 +118,7 @@ class Match:
     matched_terms: tuple[str, ...]
     snippet: str  # the item's best matching sentence, shortened
     similarity: float | None = None  # semantic similarity, when semantic scoring ran
+    judge_reason: str | None = None  # the optional judge's one sentence, when it confirmed
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,7 @@ class Signal:
     similarity: float | None = None
     sources: tuple[StorySource, ...] = ()  # every source of the story (story dedupe)
     backfilled: bool = False  # found when a new or changed thesis was matched on older items
+    judge_reason: str | None = None  # why the optional judge confirmed it (sanitised)
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,7 @@ class Alert:
     similarity: float | None = None
     also_in: tuple[str, ...] = ()  # other sources that carried the same story
     more: int = 0  # further signals of this source and cycle, over the alert cap
+    judge_reason: str | None = None  # the optional judge's reason, shown as "Judge: …"
 
     @classmethod
     def from_signal(cls, s: Signal, *, more: int = 0) -> Alert:
@@ -217,6 +220,7 @@ class Alert:
             similarity=s.similarity,
             also_in=tuple(x.source for x in s.sources if x.source != s.source),
             more=more,
+            judge_reason=s.judge_reason,
         )
 
 

@@ -280,12 +280,19 @@ def test_feedback_is_recorded_and_theses_shows_precision_per_criterion(
     assert unknown.returncode == 2 and "no signal #999" in unknown.stderr
     assert bad.returncode == 2  # usage error: the verdict is checked before anything runs
     theses = monitor(tmp_path, "theses").stdout
-    precision = {
-        line.split()[1]: line.split()[2:]
-        for line in theses.splitlines()
-        if line.startswith("test-nuclear ") and "-" in line.split()[1]
-    }
-    assert precision == {"confirm-1": ["1", "0", "1.00"], "kill-1": ["0", "1", "0.00"]}
+    feedback, _, learned = theses.partition("Learned from verdicts")
+
+    def rows(section: str) -> dict[str, list[str]]:
+        return {
+            line.split()[1]: line.split()[2:]
+            for line in section.splitlines()
+            if line.startswith("test-nuclear ") and "-" in line.split()[1]
+        }
+
+    assert rows(feedback) == {"confirm-1": ["1", "0", "1.00"], "kill-1": ["0", "1", "0.00"]}
+    # the verdicts are the matcher's labels: evidence/not evidence, too few to measure
+    assert rows(learned) == {"confirm-1": ["1/0", "0", "-", "-"], "kill-1": ["0/1", "0", "-", "-"]}
+    assert "test-nuclear: 2 labeled item(s), 1 positive: verdicts refine" in learned
 
     evaluated = monitor(tmp_path, "eval", "--feedback", "--mode", "keyword", "--format", "json")
     assert evaluated.returncode == 0, evaluated.stderr

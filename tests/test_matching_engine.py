@@ -9,6 +9,7 @@ import numpy.typing as npt
 import pytest
 
 from monitor.matching.engine import Matcher
+from monitor.matching.scoring import DEFAULT_SETTINGS
 from monitor.matching.text import Document
 from monitor.rules.query import parse_query
 from monitor.types import Criterion, Item, Thesis
@@ -117,23 +118,57 @@ def test_watch_criteria_do_not_dilute_the_lexical_profile_of_scored_ones() -> No
     assert scored == {m.criterion_id: m.score for m in plain}
 
 
-@pytest.mark.parametrize(("automatic", "expected"), [(False, set()), (True, {"confirm-1"})])
-def test_only_automatic_rules_fire_on_evidence_without_a_query_hit(
-    automatic: bool, expected: set[str]
-) -> None:
-    """A hand-tuned query decides the candidates; a generated one is only weak evidence."""
-    thesis = Thesis(
+def _silent_queries(automatic: bool, kill_query: str = "FERC") -> Thesis:
+    return Thesis(
         "grid",
         "Grid",
         (
             Criterion("confirm-1", "confirm", "Regulators delay co-location at plants", "FERC"),
-            Criterion("kill-1", "kill", "Approval of interconnection requests", "FERC"),
+            Criterion("kill-1", "kill", "Approval of interconnection requests", kill_query),
         ),
         automatic=automatic,
     )
-    embedder = _WordEmbedder(["regulators", "co-location", "plants", "delay", "approval"])
+
+
+GRID_WORDS = ["regulators", "co-location", "plants", "delay", "approval"]
+
+
+@pytest.mark.parametrize("automatic", [False, True])
+def test_strong_evidence_fires_a_criterion_whose_query_missed(automatic: bool) -> None:
+    """Automatic rules always let evidence decide; hand-tuned rules let strong evidence
+    propose a criterion when no query of the thesis hit (new wording), scored on its
+    evidence against ``propose_evidence``."""
+    embedder = _WordEmbedder(GRID_WORDS)
     item = Item("s", "1", "Regulators delay co-location at plants")
 
-    matches = Matcher([thesis], embedder=embedder).match_batch([item], embedder.embed([item.text]))
+    (matches,) = Matcher([_silent_queries(automatic)], embedder=embedder).match_batch(
+        [item], embedder.embed([item.text])
+    )
 
-    assert {m.criterion_id for m in matches[0]} == expected
+    assert [m.criterion_id for m in matches] == ["confirm-1"]
+    assert matches[0].matched_terms == ()
+    if not automatic:
+        assert matches[0].score >= DEFAULT_SETTINGS.propose_evidence
+
+
+def test_weak_evidence_proposes_nothing_in_hand_tuned_rules() -> None:
+    embedder = _WordEmbedder(GRID_WORDS)
+    item = Item("s", "1", "Quarterly earnings beat estimates", "Margins widen at the utility.")
+    matches = Matcher([_silent_queries(False)], embedder=embedder).match_batch(
+        [item], embedder.embed([item.text])
+    )
+    assert matches == [[]]
+
+
+def test_where_a_query_of_the_thesis_hits_the_queries_decide() -> None:
+    """The kill query hits (weakly): the confirm criterion, whose query missed, is not
+    proposed however strong its evidence, and the analyst's query alone decides."""
+    embedder = _WordEmbedder(GRID_WORDS)
+    item = Item("s", "1", "Regulators delay co-location at plants", "No approval yet.")
+    thesis = _silent_queries(False, kill_query="approval")
+
+    (matches,) = Matcher([thesis], embedder=embedder).match_batch(
+        [item], embedder.embed([item.text])
+    )
+
+    assert "confirm-1" not in {m.criterion_id for m in matches}

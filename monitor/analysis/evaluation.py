@@ -30,7 +30,7 @@ from typing import Any
 
 from monitor.errors import ConfigError
 from monitor.matching.engine import Matcher, Mode
-from monitor.matching.learn import Label, Learning, fold_numbers, learn
+from monitor.matching.learn import CachedEmbedder, Label, Learning, fold_numbers, learn
 from monitor.semantic.embedder import Embedder, embedding_text
 from monitor.textfile import read_text_file
 from monitor.types import Item, Thesis
@@ -260,6 +260,7 @@ def evaluate(
         return score(items, plain, mapping, mode)
     if embedder is None or mode == "keyword":
         raise ConfigError("learning from labels needs semantic scoring (the semantic extra)")
+    embedder = CachedEmbedder(embedder)  # every fold embeds the same texts: once each
     scored = {(PurePath(i.brief).name, i.item.item_id) for i in items}
     training = [
         lab

@@ -1,4 +1,5 @@
-"""Analyst feedback as labels for ``monitor eval --feedback``.
+"""Analyst feedback as labels: for ``monitor eval --feedback``, and for learning
+(:func:`labels_from_feedback`, :func:`learning_from_feedback`).
 
 Every item that has a verdict on at least one of its signals becomes a labeled item of the
 brief its thesis came from: its labels are the criteria whose signal was judged *useful*
@@ -9,10 +10,14 @@ the figures measure the current rules against what the analyst confirmed or reje
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from monitor.analysis.evaluation import LabeledItem
+from monitor.matching.learn import Label, Learning, learn
 from monitor.types import Signal, StoredItem, Thesis
+
+if TYPE_CHECKING:
+    from monitor.semantic.embedder import Embedder
 
 
 class FeedbackStore(Protocol):
@@ -38,3 +43,38 @@ def labeled_from_feedback(store: FeedbackStore, theses: Sequence[Thesis]) -> lis
         for (item_id, brief), found in sorted(labels.items())
         if item_id in items
     ]
+
+
+def labels_from_feedback(store: FeedbackStore, theses: Sequence[Thesis]) -> list[Label]:
+    """The latest verdicts as learning labels: per (item, thesis), each judged criterion is
+    evidence (*useful*) or not (*noise*); criteria not judged on the item stay unknown (a
+    verdict on one criterion says nothing of the others). Oldest item first."""
+    verdicts = store.latest_feedback()
+    known = {t.id for t in theses}
+    judged: dict[tuple[int, str], dict[str, bool]] = {}
+    for signal in store.get_signals(sorted(verdicts)):
+        if signal.thesis_id in known:
+            key = (signal.item_id, signal.thesis_id)
+            judged.setdefault(key, {})[signal.criterion_id] = verdicts[signal.id] == "useful"
+    items = {s.id: s.item for s in store.get_items(sorted({item for item, _ in judged}))}
+    return [
+        Label(thesis_id, items[item_id], found)
+        for (item_id, thesis_id), found in sorted(judged.items())
+        if item_id in items
+    ]
+
+
+def learning_from_feedback(
+    store: FeedbackStore, theses: Sequence[Thesis], embedder: Embedder
+) -> Learning | None:
+    """What the matcher learns from the stored verdicts (None: no verdict on these theses)."""
+    from monitor.matching.engine import Matcher
+
+    labels = labels_from_feedback(store, theses)
+    if not labels:
+        return None
+
+    def make(rules: Sequence[Thesis], model: Embedder) -> Matcher:
+        return Matcher(rules, embedder=model)
+
+    return learn(theses, labels, embedder, make)

@@ -277,8 +277,13 @@ class Matcher:
         # terms are still shown. In hand-tuned rules the query decides the candidates,
         # and strong evidence can propose one the query missed (``propose_evidence``).
         evidence_only = self.mode == "semantic" or model.automatic
+        # a query-missed criterion is proposed only when no query of the thesis hit (new
+        # wording): where the analyst's queries speak, they decide
+        silent = all(row.terms is None for row in rows)
         candidates = [
-            evidence_only or row.terms is not None or row.value >= settings.propose_evidence
+            evidence_only
+            or row.terms is not None
+            or (silent and row.value >= settings.propose_evidence)
             for row in rows
         ]
         in_contention = _contention(
@@ -295,6 +300,9 @@ class Matcher:
             if evidence_only:
                 score = round(row.value, 3)
                 threshold = criterion.threshold or settings.semantic_threshold
+            elif row.terms is None:  # proposed by evidence alone: its own bar
+                score = round(row.value, 3)
+                threshold = settings.propose_evidence
             else:
                 score = scoring.hybrid_score(row.keyword, row.value, settings)
                 threshold = criterion.threshold or settings.hybrid_threshold

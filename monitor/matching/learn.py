@@ -24,7 +24,8 @@ confirm/kill criterion). What is learned, per thesis (:func:`learn`):
    the rules as written, the refined rules and the model. Each is scored on the labels
    (the written rules as they are, the other two out of fold, on the same folds) and the
    one with the best F1 decides, the simpler one on a tie (verdicts can make the rules
-   worse: examples from a few items pull the semantic scores towards those items). Either way :class:`LearnedThesis` keeps, per criterion, the
+   worse: examples from a few items pull the semantic scores towards those items). Either
+   way :class:`LearnedThesis` keeps, per criterion, the
    label counts and the out-of-fold precision and recall of what decides (shown by
    ``monitor theses``). The threshold is chosen on the folds it is measured on, so these
    figures are slightly optimistic; ``monitor eval --folds K`` measures honestly.
@@ -143,7 +144,7 @@ def learn(
     make_matcher: MatcherFactory,
 ) -> Learning:
     """Learn every thesis that has labels (see the module docstring)."""
-    cached = CachedEmbedder(embedder)
+    cached = embedder if isinstance(embedder, CachedEmbedder) else CachedEmbedder(embedder)
     by_thesis: dict[str, list[Label]] = {}
     for label in labels:
         by_thesis.setdefault(label.thesis_id, []).append(label)
@@ -177,7 +178,7 @@ def learn_thesis(
             f"{len(labels)} labeled item(s), {positives} positive: verdicts refine the "
             f"examples; a model needs {MIN_LABELED} items and {MIN_POSITIVE} positives"
         )
-        return LearnedThesis(refined, None, counts, "rules", why)
+        return LearnedThesis(refined, None, counts, "refined rules", why)
     folds = _folds(labels)
     k_ids = prior.criterion_ids
     features: list[Features] = [np.zeros(0)] * len(labels)
@@ -204,7 +205,7 @@ def learn_thesis(
     ]
     if decider is not None:
         candidates.append((_f1(model_fire, truth), 0, "model", model_fire))
-    best_f1, _, decides, fired = max(candidates, key=lambda c: (c[0], c[1]))
+    _, _, decides, fired = max(candidates, key=lambda c: (c[0], c[1]))
     scores = ", ".join(f"{name} {f1:.2f}" for f1, _, name, _ in candidates)
     why = f"{decides} decide (out-of-fold F1 on the labels: {scores})"
     stats = _measured(counts, k_ids, fired, truth)
@@ -249,7 +250,11 @@ def refine(thesis: Thesis, labels: Sequence[Label], prior: PairTable) -> Thesis:
 
 
 class CachedEmbedder:
-    """An embedder that embeds each distinct text once (folds re-embed the same examples)."""
+    """An embedder that remembers what it embedded (folds embed the same examples again).
+
+    A call with any new text embeds the whole call as given, as the inner embedder would:
+    int8 vectors move slightly with their batch companions, so a first call returns exactly
+    what the inner embedder returns for it."""
 
     def __init__(self, embedder: Embedder) -> None:
         self.inner = embedder
@@ -258,12 +263,13 @@ class CachedEmbedder:
         self._cache: dict[str, Any] = {}
 
     def embed(self, texts: Sequence[str]) -> Vectors:
-        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if todo:
-            for text, row in zip(todo, self.inner.embed(todo), strict=True):
-                self._cache[text] = row
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if any(t not in self._cache for t in texts):
+            vectors = self.inner.embed(texts)
+            for text, row in zip(texts, vectors, strict=True):
+                self._cache.setdefault(text, row)
+            return vectors
         return np.array([self._cache[t] for t in texts], dtype=np.float32)
 
 

@@ -27,6 +27,8 @@ Decisions:
   a cut field ends with "…".
 * **Console text** has ANSI escape sequences, C0/C1 control characters and bidi overrides
   removed, so an item cannot move the cursor, recolour the terminal or reorder text.
+* **The judge's reason** (optional, see ``monitor.matching.judge``) is model output that may
+  echo feed text: it is sanitised there and goes through the same escaping here.
 """
 
 from __future__ import annotations
@@ -172,8 +174,12 @@ def render_blocks(alert: Alert) -> list[dict[str, Any]]:
         {"type": "section", "text": _mrkdwn(criterion)},
         {"type": "section", "text": _mrkdwn(item)},
         {"type": "section", "text": _mrkdwn(evidence)},
-        {"type": "context", "elements": [_mrkdwn(context)]},
     ]
+    reason = one_line(alert.judge_reason or "")
+    if reason:
+        judge = f"*Judge:* {escape_within(reason, 500)}"
+        blocks.append({"type": "section", "text": _mrkdwn(judge)})
+    blocks.append({"type": "context", "elements": [_mrkdwn(context)]})
     if alert.more:
         blocks.append({"type": "section", "text": _mrkdwn(escape_within(more_line(alert), 500))})
     return blocks
@@ -214,6 +220,8 @@ def render_console(alert: Alert) -> str:
         f"  Evidence:  {truncate(one_line(alert.snippet) or '—', 1000)}",
         f"  Matched:   {truncate(terms, 500)} (score {alert.score:.2f}, signal #{alert.signal_id})",
     ]
+    if one_line(alert.judge_reason or ""):
+        lines.append(f"  Judge:     {truncate(one_line(alert.judge_reason or ''), 500)}")
     if alert.more:
         lines.append(f"  More:      {truncate(more_line(alert), 500)}")
     return "\n".join(lines)

@@ -705,6 +705,7 @@ class SqlStore:
                     "snippet": m.snippet,
                     "created_at": now,
                     "backfilled": n in backfill,
+                    "judge_reason": m.judge_reason,
                 }
             )
         key_columns = (signals_t.c.story_id, signals_t.c.thesis_id, signals_t.c.criterion_id)
@@ -1039,6 +1040,12 @@ class SqlStore:
             ).all()
         return {r.signal_id: r.verdict for r in rows}
 
+    def feedback_version(self) -> tuple[int, int]:
+        """(count, largest id) of the feedback rows: changes whenever a verdict arrives."""
+        with self._transaction("reading feedback", write=False) as conn:
+            row = conn.execute(select(func.count(), func.max(feedback_t.c.id))).one()
+        return int(row[0]), int(row[1] or 0)
+
     def criterion_feedback(self) -> dict[tuple[str, str], tuple[int, int]]:
         """(thesis id, criterion id) -> (useful, noise) counts over the latest verdicts."""
         verdicts = self.latest_feedback()
@@ -1334,6 +1341,7 @@ def _signal_columns() -> list[ColumnElement[Any]]:
         signals_t.c.matched_terms,
         signals_t.c.snippet,
         signals_t.c.backfilled,
+        signals_t.c.judge_reason,
         signals_t.c.item_id,
         items_t.c.title.label("item_title"),
         items_t.c.link.label("item_link"),
@@ -1422,4 +1430,5 @@ def _signal(r: AnyRow) -> Signal:
         published=r.published or r.updated,
         similarity=r.similarity,
         backfilled=bool(r.backfilled),
+        judge_reason=r.judge_reason,
     )

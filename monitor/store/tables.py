@@ -210,6 +210,8 @@ class SignalRow(StoreModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
     # found by matching a new or changed thesis against older items
     backfilled: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # the optional judge's one-sentence reason when it confirmed the match (sanitised)
+    judge_reason: str | None = Field(default=None, sa_type=Text)
 
 
 class SignalSourceRow(StoreModel, table=True):
