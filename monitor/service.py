@@ -18,6 +18,7 @@ from typing import Literal, TextIO
 
 from monitor.errors import MonitorError, RuleError
 from monitor.feeds.fetch import Fetcher, HttpFetcher
+from monitor.learner import BackgroundLearner, SerialEmbedder
 from monitor.matching.engine import Matcher
 from monitor.matching.judge import Judge
 from monitor.matching.stories import STORY_WINDOW
@@ -78,7 +79,9 @@ class Service:
         self.env = env
         self.clock = clock
         self.store = SqlStore(env.database_url)
-        self.embedder = choose_embedder(env) if embedder == "auto" else embedder
+        chosen = choose_embedder(env) if embedder == "auto" else embedder
+        # the cycle and the background learner share the model: one call at a time
+        self.embedder = SerialEmbedder(chosen) if chosen is not None else None
         self.rulebook = RuleBook(config.rule_paths, make_matcher=self.make_matcher)
         self.notifier = notifier or notifier_from_env(env.values, stream or sys.stdout)
         self.fetcher = fetcher or HttpFetcher(
@@ -107,40 +110,33 @@ class Service:
         self._unloaded_paths: set[str] = set()
         self.last_prune: datetime | None = None
         self.theses_synced = False  # the loaded rule set is in the database
-        self._feedback_version: tuple[int, int] | None = None  # verdicts the matcher learned
+        self.learner = (
+            BackgroundLearner(
+                self.store,
+                self.embedder,
+                self.store.feedback_version,
+                self.rulebook.reset_matcher,
+            )
+            if self.embedder is not None
+            else None
+        )
         self.stop = stop or threading.Event()  # SIGTERM: the running cycle ends at its next step
         self.cycle_lock = threading.Lock()  # held while a cycle runs
 
     def make_matcher(self, theses: Sequence[Thesis]) -> Matcher:
-        """The matcher of ``theses``, with what it learned from the stored verdicts (when
-        semantic scoring is on). A failure to learn is logged and matching goes on as the
-        rules are written: a verdict can never stop the daemon."""
-        learning = None
-        if self.embedder is not None and theses:
-            from monitor.analysis.feedback import learning_from_feedback
-
-            try:
-                learning = learning_from_feedback(self.store, theses, self.embedder)
-            except Exception:  # learning is an improvement, never a stop
-                log.exception("learning from verdicts failed; matching with the rules as written")
-            for thesis_id, learned in sorted((learning.theses if learning else {}).items()):
-                log.info("thesis %s learned from verdicts: %s", thesis_id, learned.why)
+        """The matcher of ``theses``, with what was learned from the stored verdicts (when
+        semantic scoring is on; learning runs in the background, see monitor.learner)."""
+        learning = self.learner.learning_for(theses) if self.learner is not None else None
         return Matcher(theses, embedder=self.embedder, learning=learning)
 
     def refresh_learning(self) -> bool:
-        """Retrain when verdicts arrived since the matcher was built (one cheap query per
-        cycle). Learning needs semantic scoring; keyword-only, verdicts are only stored."""
-        if self.embedder is None:
+        """Learn again when verdicts arrived since the last cycle (one cheap query).
+        Keyword-only, verdicts are stored and measured but not learned from."""
+        if self.learner is None or not self.learner.refresh():
             return False
-        version = self.store.feedback_version()
-        if version == self._feedback_version:
-            return False
-        changed = self._feedback_version is not None
-        self._feedback_version = version
-        if changed:
-            log.info("new verdicts: the matcher learns again")
-            self.rulebook.reset_matcher()
-        return changed
+        log.info("new verdicts: the matcher learns again")
+        self.rulebook.reset_matcher()
+        return True
 
     def start(self, *, daemon: bool = False) -> list[RuleError]:
         """Migrate the database, register sources, load rules. Raises StorageError when

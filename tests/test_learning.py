@@ -301,8 +301,9 @@ def test_eval_folds_needs_semantic_scoring_and_two_folds(tmp_path: Path) -> None
 def test_the_daemon_learns_again_when_verdicts_arrive(
     tmp_path: Path, feed_server: FeedServer, sqlite_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A verdict stored between two cycles makes the next cycle build its matcher again
-    with the verdict as a label (its item becomes an example of the judged criterion)."""
+    """A verdict stored between two cycles makes the daemon learn again, in the background;
+    the cycle after that matches with the verdict as a label (its item becomes an example
+    of the judged criterion)."""
     import logging
 
     from monitor.service import Service
@@ -321,7 +322,9 @@ def test_the_daemon_learns_again_when_verdicts_arrive(
         assert before.learning is None  # no verdict yet: the rules as written
         (signal,) = [s for s in service.store.list_signals() if s.polarity == "confirm"]
         service.store.add_feedback(signal.id, "useful", None, datetime.now(UTC))
-        with caplog.at_level(logging.INFO, logger="monitor.service"):
+        with caplog.at_level(logging.INFO):
+            service.run_cycle()  # sees the verdict, learns in the background
+            assert service.learner is not None and service.learner.wait(120)
             service.run_cycle()
         after = service.rulebook.matcher
         assert service.refresh_learning() is False  # nothing new since: no retraining
@@ -335,3 +338,53 @@ def test_the_daemon_learns_again_when_verdicts_arrive(
     assert learned.stats[signal.criterion_id].positives == 1
     assert "new verdicts: the matcher learns again" in caplog.text
     assert f"thesis {signal.thesis_id} learned from verdicts" in caplog.text
+
+
+class BlockingVerdicts(FakeVerdicts):
+    """Verdicts whose first read waits for ``release`` (a slow retrain) or fails."""
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        import threading
+
+        self.release = threading.Event()
+        self.reading = threading.Event()
+        self.fail = fail
+
+    def latest_feedback(self) -> dict[int, str]:
+        self.reading.set()
+        assert self.release.wait(30)
+        if self.fail:
+            raise RuntimeError("database went away")
+        return super().latest_feedback()
+
+
+def test_a_slow_retrain_never_holds_up_matching(embedder: Embedder) -> None:
+    from monitor.learner import BackgroundLearner
+
+    store = BlockingVerdicts()
+    learned: list[bool] = []
+    learner = BackgroundLearner(store, embedder, lambda: (4, 4), lambda: learned.append(True))  # type: ignore[arg-type]
+
+    assert learner.learning_for([THESIS]) is None  # answered at once: the rules as written
+    assert store.reading.wait(10) and not learner.wait(0)  # the retrain runs meanwhile
+    store.release.set()
+    assert learner.wait(60) and learned == [True]
+    learning = learner.learning_for([THESIS])
+    assert learning is not None and learning.theses["t"].stats["confirm-1"].positives == 1
+
+
+def test_a_failed_retrain_is_logged_and_matching_goes_on(
+    embedder: Embedder, caplog: pytest.LogCaptureFixture
+) -> None:
+    from monitor.learner import BackgroundLearner
+
+    store = BlockingVerdicts(fail=True)
+    store.release.set()
+    learner = BackgroundLearner(store, embedder, lambda: (1, 1), lambda: None)  # type: ignore[arg-type]
+
+    assert learner.learning_for([THESIS]) is None
+    assert learner.wait(60)
+    assert learner.learning_for([THESIS]) is None  # learned nothing, asks no retrain again
+    assert learner.wait(0)
+    assert "learning from verdicts failed" in caplog.text
