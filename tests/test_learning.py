@@ -94,6 +94,23 @@ def test_decider_fires_the_most_probable_criterion_and_a_second_only_when_clear(
     assert one_feature.decide(np.array([[-2.0], [-1.0]])) == []  # none reaches the threshold
 
 
+def test_criterion_norms_put_every_criterion_on_one_scale() -> None:
+    """Criterion 0 always scores high, criterion 1 low: after normalisation an item at
+    each criterion's own mean scores 0 on both, and the z-margin compares them fairly."""
+    from monitor.matching.learn import CriterionNorms
+
+    def rows(a: float, b: float) -> np.ndarray:
+        return np.array([[a, a, 0.0], [b, b, 0.0]])
+
+    norms = CriterionNorms.of([rows(0.8, 0.2), rows(0.6, 0.1), rows(0.7, 0.3)])
+    extended = norms.extend(rows(0.7, 0.2))  # each criterion's mean
+
+    assert extended.shape == (2, 3 + 3)
+    assert extended[:, 3:5].ravel().tolist() == pytest.approx([0.0, 0.0, 0.0, 0.0])
+    assert extended[:, 5].tolist() == pytest.approx([0.0, 0.0])  # neither stands out
+    assert norms.extend(rows(0.7, 0.3))[1, 5] > 0  # criterion 1 above its usual level
+
+
 def test_refine_adds_useful_items_as_examples_and_wrong_hits_as_counter_examples() -> None:
     labels = [
         Label("t", item(1, "Unit 2 restarts ahead of plan"), {"confirm-1": True}),

@@ -13,8 +13,10 @@ confirm/kill criterion). What is learned, per thesis (:func:`learn`):
 2. **A decision model**, once the thesis has :data:`MIN_LABELED` labeled items with
    :data:`MIN_POSITIVE` positive pairs: a logistic regression over the pair features of
    :mod:`monitor.matching.evidence` (evidence, semantic, lexical, direction, query hit,
-   keyword score, margin over the other criteria, a per-criterion bias), pooled over the
-   thesis' confirm/kill criteria so a few labels per criterion suffice. Its features for
+   keyword score, margin over the other criteria, a per-criterion bias) plus the evidence
+   and semantic score normalised per criterion (:class:`CriterionNorms`: z-scores over the
+   labeled items, and the z-scored margin), pooled over the thesis' confirm/kill criteria
+   so a few labels per criterion suffice. Its features for
    the labeled items are computed *out of fold*: with the prior refined by the other folds'
    labels only, so an item never meets itself as an example. Its probabilities are
    out of fold too; the decision threshold is the one with the best out-of-fold F1 on a
@@ -83,6 +85,33 @@ class CriterionStats:
 
 
 @dataclass(frozen=True)
+class CriterionNorms:
+    """Per-criterion normalisation: each criterion's evidence and semantic score as a
+    z-score against their distribution over the thesis' labeled items (every item counts,
+    whatever its label). Criteria whose sentences embed close to everything then stop
+    looking strong, and the z-scored margin over the other criteria lets them compete on
+    one scale. Appended to the pair features as three columns."""
+
+    mean: npt.NDArray[np.float64]  # K x 2 (evidence, semantic)
+    scale: npt.NDArray[np.float64]
+
+    @classmethod
+    def of(cls, features: Sequence[Features]) -> CriterionNorms:
+        stacked = np.stack([f[:, :2] for f in features])  # items x K x 2
+        scale = stacked.std(axis=0)
+        scale[scale == 0] = 1.0
+        return cls(stacked.mean(axis=0), scale)
+
+    def extend(self, features: Features) -> Features:
+        z = (features[:, :2] - self.mean) / self.scale
+        count = len(features)
+        best_other = np.array(
+            [np.delete(z[:, 0], k).max() if count > 1 else 0.0 for k in range(count)]
+        )
+        return np.hstack([features, z, (z[:, 0] - best_other)[:, None]])
+
+
+@dataclass(frozen=True)
 class Decider:
     """A fitted decision model: standardised features -> probability, then the rule."""
 
@@ -91,8 +120,11 @@ class Decider:
     coef: npt.NDArray[np.float64]
     intercept: float
     threshold: float
+    norms: CriterionNorms | None = None
 
     def probabilities(self, features: Features) -> npt.NDArray[np.float64]:
+        if self.norms is not None:
+            features = self.norms.extend(features)
         z = ((features - self.mean) / self.scale) @ self.coef + self.intercept
         result: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-z))
         return result
@@ -323,7 +355,8 @@ def _fit(features: Sequence[Features], truth: Truth, threshold: float) -> Decide
     """A logistic regression over the known pairs; None when they are all of one class."""
     from sklearn.linear_model import LogisticRegression
 
-    x, y = _pairs(features, truth, range(len(features)))
+    norms = CriterionNorms.of(features)
+    x, y = _pairs([norms.extend(f) for f in features], truth, range(len(features)))
     if len(set(y.tolist())) < 2:
         return None
     mean = x.mean(axis=0)
@@ -331,9 +364,8 @@ def _fit(features: Sequence[Features], truth: Truth, threshold: float) -> Decide
     scale[scale == 0] = 1.0
     model = LogisticRegression(C=REGULARISATION, max_iter=2000)
     model.fit((x - mean) / scale, y)
-    return Decider(
-        mean, scale, model.coef_[0].astype(np.float64), float(model.intercept_[0]), threshold
-    )
+    coef = model.coef_[0].astype(np.float64)
+    return Decider(mean, scale, coef, float(model.intercept_[0]), threshold, norms)
 
 
 def _out_of_fold_probabilities(
