@@ -50,8 +50,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from monitor.matching.document import Document
 from monitor.matching.keyword import KeywordMatcher
-from monitor.matching.text import Document
 from monitor.rules.query import Query, parse_query
 from monitor.types import Item
 

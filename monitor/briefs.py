@@ -48,7 +48,8 @@ from datetime import date
 from pathlib import PurePath
 
 from monitor.errors import BriefError
-from monitor.matching.scoring import DEFAULT_SETTINGS, STOPWORDS, content_stems
+from monitor.matching.scoring import DEFAULT_SETTINGS, content_stems
+from monitor.text import STOPWORDS
 from monitor.types import Criterion, Polarity, Thesis
 
 # ------------------------------------------------------------------------------- the document

@@ -20,8 +20,8 @@ from monitor.feeds.normalise import (
     plain_text,
     sha256_id,
     to_utc,
-    truncate,
 )
+from monitor.text import shorten as truncate  # feed text is cut at a word when one is near
 from monitor.types import Item
 
 BASE = "https://Example.org/feeds/news.xml"

@@ -6,8 +6,9 @@ import random
 
 import pytest
 
+from monitor.matching.document import Document
+from monitor.matching.evaluate import evaluate
 from monitor.matching.keyword import KeywordMatcher
-from monitor.matching.text import Document
 from monitor.rules.query import Query, parse_query
 from monitor.types import Item
 
@@ -74,7 +75,7 @@ def random_item(rng: random.Random, number: int) -> Item:
 def evaluate_every_query(queries: list[Query], doc: Document) -> list[tuple[int, tuple[str, ...]]]:
     found = []
     for index, query in enumerate(queries):
-        terms = query.evaluate(doc)
+        terms = evaluate(query, doc)
         if terms is not None:
             found.append((index, terms))
     return found
@@ -119,7 +120,7 @@ def test_match_returns_indexes_and_terms(text: str, indexes: list[int]) -> None:
     found = KeywordMatcher(queries).match(Document.from_text(text))
     assert [index for index, _ in found] == indexes
     for index, terms in found:
-        assert terms == queries[index].evaluate(Document.from_text(text))
+        assert terms == evaluate(queries[index], Document.from_text(text))
 
 
 def test_source_and_tag_fields_are_indexed_separately() -> None:

@@ -8,9 +8,10 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from monitor.matching.document import Document
 from monitor.matching.engine import Matcher
+from monitor.matching.evaluate import evaluate
 from monitor.matching.scoring import DEFAULT_SETTINGS
-from monitor.matching.text import Document
 from monitor.rules.query import parse_query
 from monitor.types import Criterion, Item, Thesis
 
@@ -49,7 +50,7 @@ def test_keyword_path_equals_evaluating_every_query(item: Item) -> None:
     expected = {
         f"confirm-{n}": terms
         for n, query in enumerate(QUERIES, start=1)
-        if (terms := parse_query(query).evaluate(doc)) is not None
+        if (terms := evaluate(parse_query(query), doc)) is not None
     }
     found = {m.criterion_id: m.matched_terms for m in matcher.match(item)}
     assert found == expected

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from monitor.errors import QuerySyntaxError, RuleError
-from monitor.matching.text import Document, stem, tokenize, within_slop
+from monitor.matching.document import Document, within_slop
+from monitor.matching.evaluate import evaluate, query_matches
 from monitor.rules.query import Word, expand_groups, parse_group_entry, parse_query
+from monitor.text import stem, tokenize
 from monitor.types import Item
 
 # ------------------------------------------------------------------------------ tokenisation
@@ -170,20 +172,20 @@ EVALUATIONS = [
 def test_evaluate_returns_matched_terms_or_none(query: str, terms: tuple[str, ...] | None) -> None:
     doc = Document.from_text(TEXT)
     parsed = parse_query(query)
-    assert parsed.evaluate(doc) == terms
-    assert parsed.matches(doc) is (terms is not None)
+    assert evaluate(parsed, doc) == terms
+    assert query_matches(parsed, doc) is (terms is not None)
 
 
 def test_phrase_needs_consecutive_tokens_across_the_whole_text() -> None:
     doc = Document.from_text("merge talks\nlabs merge")
-    assert parse_query('"labs merge"').evaluate(doc) == ("labs merge",)
-    assert parse_query('"talks labs"').evaluate(doc) == ("talks labs",)
-    assert parse_query('"merge talks labs merge"').evaluate(doc) is not None
-    assert parse_query('"labs merge talks"').evaluate(doc) is None
+    assert evaluate(parse_query('"labs merge"'), doc) == ("labs merge",)
+    assert evaluate(parse_query('"talks labs"'), doc) == ("talks labs",)
+    assert evaluate(parse_query('"merge talks labs merge"'), doc) is not None
+    assert evaluate(parse_query('"labs merge talks"'), doc) is None
 
 
 def test_empty_document_matches_nothing() -> None:
-    assert parse_query("a OR bc*").evaluate(Document.from_text("")) is None
+    assert evaluate(parse_query("a OR bc*"), Document.from_text("")) is None
 
 
 def test_positive_terms_skip_negations_and_duplicates() -> None:
@@ -199,8 +201,10 @@ def test_a_matching_document_always_contains_a_positive_term() -> None:
         query = parse_query(text)
         for doc_text in docs:
             doc = Document.from_text(doc_text)
-            if query.matches(doc):
-                assert any(parse_query(str(t)).matches(doc) for t in query.positive_terms()), (
+            if query_matches(query, doc):
+                assert any(
+                    query_matches(parse_query(str(t)), doc) for t in query.positive_terms()
+                ), (
                     text,
                     doc_text,
                 )
@@ -234,7 +238,7 @@ STEMMING = [
 def test_plain_words_and_phrases_match_by_stem_wildcards_by_raw_word(
     query: str, text: str, matches: bool
 ) -> None:
-    assert parse_query(query).matches(Document.from_text(text)) is matches
+    assert query_matches(parse_query(query), Document.from_text(text)) is matches
 
 
 def test_stems_are_cached_and_documents_align_them() -> None:
@@ -283,14 +287,14 @@ FIELD_CASES = [
 
 @pytest.mark.parametrize(("query", "matches"), FIELD_CASES, ids=[c[0] for c in FIELD_CASES])
 def test_field_queries_look_only_at_their_field(query: str, matches: bool) -> None:
-    assert parse_query(query).matches(Document.from_item(ITEM)) is matches
+    assert query_matches(parse_query(query), Document.from_item(ITEM)) is matches
 
 
 def test_from_text_documents_are_all_summary() -> None:
     doc = Document.from_text("Constellation restarts Crane")
-    assert parse_query("summary:crane").matches(doc)
-    assert not parse_query("title:crane").matches(doc)
-    assert not parse_query("source:x OR tag:y OR title:crane").matches(doc)
+    assert query_matches(parse_query("summary:crane"), doc)
+    assert not query_matches(parse_query("title:crane"), doc)
+    assert not query_matches(parse_query("source:x OR tag:y OR title:crane"), doc)
 
 
 def test_from_item_body_is_the_item_text() -> None:
@@ -334,7 +338,7 @@ PROXIMITY = [
     ("query", "text", "matches"), PROXIMITY, ids=[f"{q} ~ {t}" for q, t, _ in PROXIMITY]
 )
 def test_proximity_and_near(query: str, text: str, matches: bool) -> None:
-    assert parse_query(query).matches(Document.from_text(text)) is matches
+    assert query_matches(parse_query(query), Document.from_text(text)) is matches
 
 
 def test_within_slop_is_lucene_match_length() -> None:
@@ -347,7 +351,7 @@ def test_within_slop_is_lucene_match_length() -> None:
 def test_near_and_proximity_report_what_met() -> None:
     doc = Document.from_text("OpenAI signs a compute deal; Anthropic too")
     query = parse_query('(openai OR anthropic) NEAR/4 deal AND "compute deal"~1')
-    assert query.evaluate(doc) == ("openai NEAR/4 deal", "anthropic NEAR/4 deal", "compute deal~1")
+    assert evaluate(query, doc) == ("openai NEAR/4 deal", "anthropic NEAR/4 deal", "compute deal~1")
 
 
 NEW_PARSES = [
@@ -448,7 +452,7 @@ def test_groups_expand_to_an_or_of_their_entries(text: str, canonical: str) -> N
 
 def test_group_matches_report_the_entries_that_matched() -> None:
     doc = Document.from_text("Google DeepMind and OpenAI sign a compute power deal")
-    assert parse_query("$labs $deals", GROUPS).evaluate(doc) == (
+    assert evaluate(parse_query("$labs $deals", GROUPS), doc) == (
         "OpenAI",
         "Google DeepMind",
         "compute deal~3",

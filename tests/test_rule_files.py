@@ -11,7 +11,8 @@ import pytest
 
 from monitor.briefs import parse_brief
 from monitor.errors import ConfigError, RuleError
-from monitor.matching.text import Document
+from monitor.matching.document import Document
+from monitor.matching.evaluate import evaluate, query_matches
 from monitor.rules.files import (
     check_rule_files,
     dump_rule_file,
@@ -444,7 +445,7 @@ def test_groups_are_expanded_into_the_loaded_query(tmp_path: Path) -> None:
         ' OR title:(OpenAI OR Anthropic OR "Google DeepMind"))'
     )
     doc = Document.from_text("Google DeepMind signs GPU compute cluster lease")
-    assert parse_query(criterion.query).evaluate(doc) == ("Google DeepMind", "GPU cluster~2")
+    assert evaluate(parse_query(criterion.query), doc) == ("Google DeepMind", "GPU cluster~2")
 
 
 def test_examples_and_counter_examples_load_and_round_trip(tmp_path: Path) -> None:
@@ -534,7 +535,7 @@ def _micro_f1(theses: list[Thesis], path: Path) -> float:
         for criterion in thesis.criteria:
             if criterion.polarity == "watch":
                 continue  # open questions are never scored
-            hit = parse_query(criterion.query).matches(doc)
+            hit = query_matches(parse_query(criterion.query), doc)
             labelled = criterion.id in record["labels"]
             true_pos += hit and labelled
             false_pos += hit and not labelled

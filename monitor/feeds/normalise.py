@@ -15,7 +15,8 @@ Decisions:
 * Text: HTML is stripped with the stdlib ``html.parser`` (``script``/``style`` contents dropped,
   block elements separate words), entities decoded (also in plain text, because many feeds
   escape twice), whitespace collapsed, control characters removed. Titles are capped at
-  :data:`MAX_TITLE_CHARS` and summaries at :data:`MAX_SUMMARY_CHARS`, ending with "…" when cut.
+  :data:`MAX_TITLE_CHARS` and summaries at :data:`MAX_SUMMARY_CHARS`, at a word when one is
+  near and ending with "…" when cut (:func:`monitor.text.shorten`).
 * Sizes are bounded whatever the feed sends: at most :data:`MAX_TAGS` tags and
   :data:`MAX_AUTHORS` authors, each cut at :data:`MAX_LABEL_CHARS`; a link longer than
   :data:`MAX_LINK_CHARS` is dropped (``None``).
@@ -39,6 +40,7 @@ from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+from monitor.text import shorten
 from monitor.types import Item
 
 MAX_TITLE_CHARS = 500
@@ -94,10 +96,10 @@ def normalise_entry(raw: RawEntry, *, source: str, feed_url: str) -> Item:
     summary_text = plain_text(raw.summary)
     if not summary_text:
         summary_text = plain_text(raw.content)
-    summary = truncate(summary_text, MAX_SUMMARY_CHARS)
-    title = truncate(plain_text(raw.title), MAX_TITLE_CHARS)
+    summary = shorten(summary_text, MAX_SUMMARY_CHARS)
+    title = shorten(plain_text(raw.title), MAX_TITLE_CHARS)
     if not title:
-        title = truncate(summary_text, FALLBACK_TITLE_CHARS) or (link or "")
+        title = shorten(summary_text, FALLBACK_TITLE_CHARS) or (link or "")
     ident = item_id(raw.id, link=link, title=title, summary=summary)
     if ident is None:
         raise EmptyEntryError("entry has no id, link, title or text")
@@ -248,17 +250,6 @@ def remove_control_chars(text: str, *, keep_whitespace: bool = False) -> str:
     return (_CONTROLS_NOT_SPACE if keep_whitespace else _CONTROLS).sub("", text)
 
 
-def truncate(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` characters, at a word boundary when one is near."""
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    if space >= limit * 0.8:
-        cut = cut[:space]
-    return cut.rstrip() + "…"
-
-
 def to_utc(value: DateValue) -> datetime | None:
     """An aware UTC datetime from a datetime, a UTC ``struct_time`` or a date string."""
     if value is None:
@@ -305,5 +296,5 @@ def clean_strings(values: Iterable[str], *, limit: int | None = None) -> tuple[s
             break
         cleaned = collapse_whitespace(remove_control_chars(value[:4096], keep_whitespace=True))
         if cleaned:
-            seen.setdefault(truncate(cleaned, MAX_LABEL_CHARS), None)
+            seen.setdefault(shorten(cleaned, MAX_LABEL_CHARS), None)
     return tuple(seen)

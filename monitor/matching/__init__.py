@@ -1,8 +1,8 @@
-"""Pure matching: items x criteria -> matches. Text preparation lives in :mod:`.text`, the
-indexed many-query matcher in :mod:`.keyword` (import it from there: it depends on
-:mod:`monitor.rules.query`, which depends on :mod:`.text`, so this package does not
-re-export it)."""
+"""Pure matching: items x criteria -> matches. Documents (text prepared for queries) live in
+:mod:`.document`, query evaluation in :mod:`.evaluate`, the indexed many-query matcher in
+:mod:`.keyword`, hybrid scores in :mod:`.scoring` and story dedupe in :mod:`.stories`. Words,
+stems and stop words come from :mod:`monitor.text`."""
 
-from monitor.matching.text import Document, stem, tokenize
+from monitor.matching.document import Document
 
-__all__ = ["Document", "stem", "tokenize"]
+__all__ = ["Document"]

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from monitor.matching import scoring
+from monitor.matching.document import Document
 from monitor.matching.evidence import Evidence, PairTable, pair_features
 from monitor.matching.keyword import KeywordMatcher
 from monitor.matching.scoring import (
@@ -39,10 +40,9 @@ from monitor.matching.scoring import (
     ScoringSettings,
     best_sentence,
     keyword_score,
-    shorten,
 )
-from monitor.matching.text import Document
 from monitor.rules.query import Query, parse_query
+from monitor.text import shorten
 from monitor.types import Criterion, Item, Match, Thesis
 
 if TYPE_CHECKING:

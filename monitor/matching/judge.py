@@ -40,9 +40,10 @@ from typing import Any
 
 import httpx
 
-from monitor.notify.render import one_line, truncate
+from monitor.notify.render import one_line
 from monitor.redact import mask_url
 from monitor.settings import JudgeSettings
+from monitor.text import truncate
 from monitor.types import Criterion, FoundMatch, Item, Thesis
 
 log = logging.getLogger(__name__)

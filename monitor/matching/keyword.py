@@ -1,8 +1,8 @@
 """Many keyword queries against one document, fast (pure).
 
 :class:`KeywordMatcher` gives the same answer as evaluating every query on every document
-(``[(i, q.evaluate(doc)) for i, q in enumerate(queries) if q.evaluate(doc) is not None]``), but
-evaluates only a few. How:
+(``[(i, evaluate(q, doc)) for i, q in enumerate(queries) if evaluate(q, doc) is not None]``
+with :mod:`monitor.matching.evaluate`), but evaluates only a few. How:
 
 * **Atoms.** Every word of every query term becomes an *atom*: a stem, or a raw prefix for a
   wildcard, in a namespace: ``body`` (no field, ``title``, ``summary``: title and summary are
@@ -21,8 +21,8 @@ evaluates only a few. How:
 * **Compiled tests.** Each candidate first runs a precompiled predicate over the hit set:
   an OR of exact words is one ``frozenset.isdisjoint``, a phrase or field term checks
   ``atoms <= hits`` before looking at positions. Only the queries that pass collect their
-  matched terms, with a compiled mirror of :meth:`Query.evaluate` (same terms, same order)
-  that also reads exact words from the hit set.
+  matched terms, with a compiled mirror of :func:`~monitor.matching.evaluate.evaluate` (same
+  terms, same order) that also reads exact words from the hit set.
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from itertools import chain
 
-from monitor.matching.text import Document, stem
+from monitor.matching.document import Document
+from monitor.matching.evaluate import collect_near, near_matches, term_matches
 from monitor.rules.query import And, Near, Node, Not, Or, Query, Term
+from monitor.text import stem
 from monitor.types import Item
 
 TOKEN_CACHE_LIMIT = 200_000
@@ -163,14 +165,14 @@ class KeywordMatcher:
             if len(node.keys) == 1 and node.field not in ("title", "summary"):
                 return frozenset(atoms)
             required = frozenset(atoms)
-            term_matches = node.matches
-            return lambda hits, doc: required <= hits and term_matches(doc)
+            term = node
+            return lambda hits, doc: required <= hits and term_matches(term, doc)
         if isinstance(node, Near):
             left = frozenset(self._term_atoms(t)[0] for t in node.left)
             right = frozenset(self._term_atoms(t)[0] for t in node.right)
-            near_matches = node.matches
+            near = node
             return lambda hits, doc: (
-                not left.isdisjoint(hits) and not right.isdisjoint(hits) and near_matches(doc)
+                not left.isdisjoint(hits) and not right.isdisjoint(hits) and near_matches(near, doc)
             )
         if isinstance(node, Not):
             child = self._compile(node.child)
@@ -184,7 +186,8 @@ class KeywordMatcher:
         raise TypeError(f"unknown query node {node!r}")
 
     def _collector(self, node: Node) -> Collect:
-        """Like ``node.collect`` (same terms, same order), with exact words read from hits."""
+        """Like :func:`~monitor.matching.evaluate.collect` (same terms, same order), with exact
+        words read from hits."""
         if isinstance(node, Term):
             compiled = self._compile(node)
             text = node.text
@@ -210,8 +213,8 @@ class KeywordMatcher:
             return collect_term
         if isinstance(node, Near):
             near_test = _as_test(self._compile(node))
-            near_collect = node.collect
-            return lambda hits, doc, out: near_test(hits, doc) and near_collect(doc, out)
+            near_node = node
+            return lambda hits, doc, out: near_test(hits, doc) and collect_near(near_node, doc, out)
         if isinstance(node, Not):
             child_test = _as_test(self._compile(node.child))
             return lambda hits, doc, out: not child_test(hits, doc)

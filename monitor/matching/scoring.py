@@ -33,30 +33,15 @@ README's "Matching quality"); they are not fitted to single items.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from monitor.matching.text import stem as stem_of
+from monitor.text import STOPWORDS, sentences, shorten, tokenize
+from monitor.text import stem as stem_of
 
 SNIPPET_CHARS = 280
-_WORD_RE = re.compile(r"[^\W_]+")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
-
-_STOPWORD_TEXT = """
-    a about above across after again against all almost alongside also although am among an
-    and any are as at be because been before being below between both but by can could did do
-    does doing down during each either even ever every few for from further had has have
-    having he her here hers him his how however i if in into is it its itself just least less
-    like made make many may me might more most much must my near neither no nor not now of off
-    often on once one only or other our out over own per rather same she should so some such
-    than that the their them then there these they this those through thus to too toward
-    towards under until up upon us very via was we were what when where whether which while
-    who whom why will with within without would yet you your said says say new
-"""
-STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 @dataclass(frozen=True)
@@ -102,7 +87,7 @@ def content_stems(text: str) -> list[str]:
     """Stems of the content words of ``text`` (no stopwords, numbers or one-letter words)."""
     return [
         stem_of(word)
-        for word in _WORD_RE.findall(text.casefold())
+        for word in tokenize(text)
         if word not in STOPWORDS and not word.isdigit() and len(word) > 1
     ]
 
@@ -260,7 +245,7 @@ def direction(text: str) -> float:
     and "without delays" as progress."""
     up = down = 0
     flip_until = -1
-    for index, word in enumerate(_WORD_RE.findall(text.casefold())):
+    for index, word in enumerate(tokenize(text)):
         sign = _cue(stem_of(word))
         if sign and index <= flip_until:
             sign = -sign
@@ -280,10 +265,6 @@ def direction_agreement(item: float, criterion: float) -> float:
 
 
 # -------------------------------------------------------------------------------- explanation
-
-
-def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
 def best_sentence(
@@ -308,10 +289,3 @@ def best_sentence(
 
     best = max(found, key=rank)
     return shorten(best, limit)
-
-
-def shorten(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0]
-    return cut + "…"

@@ -1,8 +1,9 @@
 """Story dedupe (pure): is a new item the same story as one seen recently?
 
 Two items are the same story when their titles share most content words (Jaccard ≥ 0.6 over
-title words of three letters or more, minus stop words, at least four such words each) or
-their title+summary texts share most word 3-shingles (Jaccard ≥ 0.5). Wire copies, syndicated
+title words of three letters or more, minus :data:`~monitor.text.TITLE_STOPWORDS`, at least
+four such words each) or their title+summary texts share most word 3-shingles (Jaccard ≥ 0.5);
+words are the tokens of :func:`monitor.text.tokenize`. Wire copies, syndicated
 posts and lightly edited rewrites pass; two different stories about the same company do not.
 Titles that both carry numbers must carry the same ones ("Daily Energy Brief: May 12" and
 "…: May 13" are two stories). The pipeline looks back ``STORY_WINDOW`` (3 days of
@@ -28,7 +29,6 @@ Finding the story of a new item costs about the same whatever the size of the wi
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import numpy.typing as npt
 
+from monitor.text import TITLE_STOPWORDS, tokenize
 from monitor.types import Item, StoredItem
 
 STORY_WINDOW = timedelta(days=3)
@@ -51,46 +52,6 @@ MAX_WEAK_CANDIDATES = 1
 FOLD_MIN = 100_000  # keys in the delta tier before it is folded into the base, at least
 BATCH_TOKENS = 10_000  # tokens hashed per NumPy call (each x 20 permutations x 8 bytes)
 MAX_SHINGLES = 300  # LSH keys use the first shingles; the exact check uses them all
-_WORD = re.compile(r"[^\W_]+")
-_STOP = frozenset(
-    [
-        "the",
-        "and",
-        "for",
-        "with",
-        "from",
-        "that",
-        "this",
-        "into",
-        "over",
-        "after",
-        "about",
-        "than",
-        "its",
-        "are",
-        "was",
-        "were",
-        "will",
-        "has",
-        "have",
-        "new",
-        "says",
-        "said",
-        "say",
-        "how",
-        "why",
-        "what",
-        "when",
-        "who",
-        "can",
-        "could",
-        "would",
-        "not",
-        "but",
-        "all",
-        "more",
-    ]
-)
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _RNG = np.random.default_rng(0x5709)  # fixed: the same keys in every process
 _TITLE_A = _RNG.integers(1, 2**63, TITLE_BANDS * ROWS, dtype=np.uint64) | np.uint64(1)
@@ -109,15 +70,15 @@ _EMPTY_KEYS: U32Array = np.zeros(0, dtype=np.uint32)
 
 
 def title_words(item: Item) -> frozenset[str]:
-    return frozenset(w for w in _WORD.findall(item.title.lower()) if len(w) >= 3 and w not in _STOP)
+    return frozenset(w for w in tokenize(item.title) if len(w) >= 3 and w not in TITLE_STOPWORDS)
 
 
 def title_numbers(item: Item) -> frozenset[str]:
-    return frozenset(w for w in _WORD.findall(item.title) if w.isdigit())
+    return frozenset(w for w in tokenize(item.title) if w.isdigit())
 
 
 def text_words(item: Item) -> list[str]:
-    return _WORD.findall(item.text.lower())
+    return tokenize(item.text)
 
 
 def jaccard_at_least(a: frozenset[int], b: frozenset[int], threshold: float) -> bool:

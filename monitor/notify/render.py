@@ -24,7 +24,7 @@ Decisions:
   escaped. Any other link is dropped and the title shown unlinked (the console still prints it).
 * **Limits:** Block Kit allows 3000 characters per section text and 150 per header. Every
   field has a budget measured *after* escaping, so a cut never splits an entity or a link;
-  a cut field ends with "…".
+  a cut field ends with "…" (:func:`monitor.text.truncate`: plain fields are cut anywhere).
 * **Console text** has ANSI escape sequences, C0/C1 control characters and bidi overrides
   removed, so an item cannot move the cursor, recolour the terminal or reorder text.
 * **The judge's reason** (optional, see ``monitor.matching.judge``) is model output that may
@@ -38,9 +38,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from monitor.text import ELLIPSIS, truncate
 from monitor.types import Alert, Polarity
 
-ELLIPSIS = "…"
 ZWSP = "\u200b"
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
@@ -78,13 +78,6 @@ def strip_terminal_controls(text: str) -> str:
 def one_line(text: str) -> str:
     """Control characters removed and every run of whitespace collapsed to one space."""
     return _WHITESPACE.sub(" ", strip_terminal_controls(text)).strip()
-
-
-def truncate(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` characters, ending with "…" when cut."""
-    if len(text) <= limit:
-        return text
-    return text[: max(limit - 1, 0)].rstrip() + ELLIPSIS
 
 
 def escape_within(text: str, limit: int) -> str:

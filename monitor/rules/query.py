@@ -1,4 +1,8 @@
-"""The boolean keyword query language of criteria (pure), Lucene/Elasticsearch-flavoured.
+"""The boolean keyword query language of criteria (pure, parse only), Lucene-flavoured.
+
+This module parses a query into a tree of nodes (:class:`Query`); what a tree means on a
+document (evaluation, and the indexed matcher of many queries) belongs to the matching package,
+which imports this one and never the other way round.
 
 Syntax, by example::
 
@@ -27,7 +31,7 @@ Decisions:
   ``and``/``or``/``not``/``near`` are ordinary terms. Precedence: ``NEAR`` > ``NOT``/``-`` >
   ``AND`` (explicit or implicit) > ``OR``. ``NEAR`` joins exactly two operands; chain it with
   ``AND``.
-* Matching is case-insensitive and by whole tokens (see :mod:`monitor.matching.text`): a term is
+* Matching is case-insensitive and by whole tokens (see :mod:`monitor.text`): a term is
   tokenised like the document, so ``lab`` does not match ``label`` and a term that splits into
   several tokens (``AI-driven``, ``R&D``) is matched as a phrase (``ai driven``, ``r d``).
 * **Stemming:** plain words, and every plain word of a phrase, compare English Snowball stems
@@ -42,7 +46,7 @@ Decisions:
   two operands do not overlap and the gap between their nearer ends is at most ``n``
   positions, in either order (adjacent words are 1 apart). Default ``n`` is 10.
 * **Fields** (``title``, ``summary``, ``source``, ``tag``; case-insensitive) need documents built
-  by :meth:`Document.from_item`; a :meth:`Document.from_text` document is all summary. A phrase
+  from an item; a document built from plain text is all summary. A phrase
   or proximity never spans two fields, nor two tags. An unknown field is an error at its name.
 * **Groups** come from the rule file (``groups:``) through ``parse_query(text, groups)``. Each
   entry is one word, phrase (an entry with spaces is a phrase, quoted or not), wildcard or
@@ -72,7 +76,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 from monitor.errors import QuerySyntaxError
-from monitor.matching.text import Document, spans_near, stem, tokenize
+from monitor.text import stem, tokenize
 
 MIN_PREFIX_LENGTH = 2
 DEFAULT_NEAR_DISTANCE = 10
@@ -106,13 +110,6 @@ class Node:
 
     start: int
 
-    def collect(self, doc: Document, out: list[str]) -> bool:
-        """True if the node matches ``doc``; appends the matched terms to ``out`` when it does."""
-        raise NotImplementedError
-
-    def matches(self, doc: Document) -> bool:
-        raise NotImplementedError
-
     def has_positive(self) -> bool:
         """True when the node cannot match without at least one positive term matching."""
         raise NotImplementedError
@@ -123,20 +120,6 @@ class Node:
 
     def positive(self) -> Iterator[Term]:
         raise NotImplementedError
-
-
-def _views(doc: Document, field: str | None) -> list[tuple[Document, int, int]]:
-    """The (document, first, end) token ranges a field covers."""
-    if field is None:
-        return [(doc, 0, len(doc.tokens))]
-    if field == "title":
-        return [(doc, 0, doc.title_end)]
-    if field == "summary":
-        return [(doc, doc.title_end, len(doc.tokens))]
-    if field == "source":
-        source = doc.source_document
-        return [] if source is None else [(source, 0, len(source.tokens))]
-    return [(tag, 0, len(tag.tokens)) for tag in doc.tag_documents]
 
 
 @dataclass(frozen=True)
@@ -155,22 +138,6 @@ class Term(Node):
     def __post_init__(self) -> None:
         keys = tuple((w.token if w.prefix else stem(w.token), w.prefix) for w in self.words)
         object.__setattr__(self, "keys", keys)
-
-    def matches(self, doc: Document) -> bool:
-        if self.field is None:
-            if len(self.keys) == 1:
-                key, prefix = self.keys[0]
-                return doc.has_prefix(key) if prefix else key in doc.stem_set
-            return doc.has_words(self.keys, 0, len(doc.tokens), self.slop)
-        return any(
-            view.has_words(self.keys, lo, hi, self.slop) for view, lo, hi in _views(doc, self.field)
-        )
-
-    def collect(self, doc: Document, out: list[str]) -> bool:
-        if self.matches(doc):
-            out.append(self.text)
-            return True
-        return False
 
     def has_positive(self) -> bool:
         return True
@@ -200,25 +167,6 @@ class Near(Node):
     def field(self) -> str | None:
         return self.left[0].field
 
-    def _pairs(self, doc: Document) -> Iterator[tuple[Term, Term]]:
-        for view, lo, hi in _views(doc, self.field):
-            right = [(term, view.spans(term.keys, lo, hi)) for term in self.right]
-            for left_term in self.left:
-                left_spans = view.spans(left_term.keys, lo, hi)
-                if not left_spans:
-                    continue
-                for right_term, right_spans in right:
-                    if spans_near(left_spans, right_spans, self.distance):
-                        yield left_term, right_term
-
-    def matches(self, doc: Document) -> bool:
-        return next(self._pairs(doc), None) is not None
-
-    def collect(self, doc: Document, out: list[str]) -> bool:
-        found = [f"{a.text} NEAR/{self.distance} {b.text}" for a, b in self._pairs(doc)]
-        out.extend(found)
-        return bool(found)
-
     def has_positive(self) -> bool:
         return True
 
@@ -239,12 +187,6 @@ class Not(Node):
     child: Node
     start: int
 
-    def matches(self, doc: Document) -> bool:
-        return not self.child.matches(doc)
-
-    def collect(self, doc: Document, out: list[str]) -> bool:
-        return not self.child.matches(doc)
-
     def has_positive(self) -> bool:
         return False
 
@@ -259,17 +201,6 @@ class Not(Node):
 class And(Node):
     children: tuple[Node, ...]
     start: int
-
-    def matches(self, doc: Document) -> bool:
-        return all(child.matches(doc) for child in self.children)
-
-    def collect(self, doc: Document, out: list[str]) -> bool:
-        found: list[str] = []
-        for child in self.children:
-            if not child.collect(doc, found):
-                return False
-        out.extend(found)
-        return True
 
     def has_positive(self) -> bool:
         return any(child.has_positive() for child in self.children)
@@ -286,15 +217,6 @@ class And(Node):
 class Or(Node):
     children: tuple[Node, ...]
     start: int
-
-    def matches(self, doc: Document) -> bool:
-        return any(child.matches(doc) for child in self.children)
-
-    def collect(self, doc: Document, out: list[str]) -> bool:
-        matched = False
-        for child in self.children:
-            matched = child.collect(doc, out) or matched
-        return matched
 
     def has_positive(self) -> bool:
         return all(child.has_positive() for child in self.children)
@@ -327,17 +249,6 @@ class Query:
 
     text: str
     root: Node
-
-    def evaluate(self, doc: Document) -> tuple[str, ...] | None:
-        """The matched terms (as written, deduplicated, in query order), or None: no match."""
-        found: list[str] = []
-        if not self.root.collect(doc, found):
-            return None
-        return tuple(dict.fromkeys(found))
-
-    def matches(self, doc: Document) -> bool:
-        """Like :meth:`evaluate` but short-circuits and reports no terms."""
-        return self.root.matches(doc)
 
     @cached_property
     def _positive(self) -> tuple[Term, ...]:

@@ -10,17 +10,21 @@ numpy). Decisions:
   thesis carries no information about which criterion an item supports.
 * The reported similarity (``Match.similarity``) is the plain cosine between item and
   criterion sentence, which a reader can interpret; the centred mix only ranks.
+* The three settings used here are read through :class:`VectorSettings`, a Protocol the
+  matcher's ``ScoringSettings`` satisfies as it is: ``semantic`` stays below ``matching`` (it
+  imports nothing from it) without a second settings class to keep in step, and the matcher
+  passes its settings unchanged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from monitor.matching.scoring import ScoringSettings
 from monitor.semantic.embedder import Embedder, normalise_rows
 from monitor.types import Criterion
 
@@ -28,11 +32,24 @@ Row = npt.NDArray[np.float64]
 Vectors = npt.NDArray[np.float32]
 
 
+class VectorSettings(Protocol):
+    """What semantic scoring reads of the matcher's settings (see the module docstring)."""
+
+    @property
+    def centring(self) -> float: ...  # how much of the thesis mean vector is removed
+
+    @property
+    def example_similarity_weight(self) -> float: ...  # share of the best example
+
+    @property
+    def counter_weight(self) -> float: ...  # how much a counter-example subtracts
+
+
 @dataclass(frozen=True, eq=False)
 class ThesisVectors:
     """Centred vectors of one thesis' criteria; build with :meth:`build`."""
 
-    settings: ScoringSettings
+    settings: VectorSettings
     dim: int
     mean: npt.NDArray[np.float32]
     sentences: Vectors  # centred, one row per criterion
@@ -42,7 +59,7 @@ class ThesisVectors:
 
     @classmethod
     def build(
-        cls, criteria: Sequence[Criterion], embedder: Embedder, settings: ScoringSettings
+        cls, criteria: Sequence[Criterion], embedder: Embedder, settings: VectorSettings
     ) -> ThesisVectors:
         texts = [c.text for c in criteria]
         for c in criteria:

@@ -2,17 +2,9 @@
 
 Decisions:
 
-* **Tokens are maximal runs of Unicode letters and digits** (``[^\\W_]+``), after NFKC
-  normalisation and ``casefold()``. Everything else separates tokens, so hyphenated words split
-  (``AI-driven`` -> ``ai``, ``driven``; ``post-training`` -> ``post``, ``training``), ``R&D`` ->
-  ``r``, ``d``, and ``DeepSeek's`` -> ``deepseek``, ``s``. Queries are tokenised with the same
-  function, so a query term ``AI-driven`` becomes the phrase ``ai driven`` and still matches.
-* **Word boundaries come for free:** matching compares whole tokens, so ``lab`` does not match
-  ``label``; prefix wildcards (``lab*``) are the explicit way to match longer words.
-* **Stems:** every token has an English Snowball stem (:func:`stem`, the ``snowballstemmer``
-  package), so ``consolidating`` and ``consolidation`` share ``consolid``. Stemming costs about
-  30 µs a word, so stems are cached in a process-wide dict (cleared when it reaches
-  :data:`STEM_CACHE_LIMIT` entries); a text's stems are then one dict lookup per token.
+* Tokens and stems are those of :mod:`monitor.text` (:func:`~monitor.text.tokenize`,
+  :func:`~monitor.text.stem`): queries are tokenised and stemmed with the same functions, so a
+  query word and a document word meet exactly when their tokens (or stems) are equal.
 * **Fields:** :meth:`Document.from_item` keeps title and summary as one token sequence (the
   *body*, title first, exactly the tokens of ``item.text``) plus ``title_end``, so the ``title``
   and ``summary`` fields are position ranges of the body and cost nothing to build. ``source``
@@ -20,67 +12,19 @@ Decisions:
   :meth:`Document.from_text` makes a body-only document: its title is empty.
 * Everything beyond the tokens (stems, positions, the sorted vocabulary, field documents) is a
   lazily computed attribute: a matcher that only needs the token set pays for nothing else.
-  No regular expression runs during evaluation.
+  No regular expression runs during evaluation (:mod:`monitor.matching.evaluate`).
 """
 
 from __future__ import annotations
 
-import re
-import threading
-import unicodedata
 from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from heapq import merge
 
-import snowballstemmer
-
+from monitor.text import stem_all, tokenize
 from monitor.types import Item
-
-_TOKEN_RE = re.compile(r"[^\W_]+")
-STEM_CACHE_LIMIT = 200_000
-
-
-# ASCII fast path: byte -> itself lower-cased if a letter or digit, else a space. For ASCII text
-# NFKC is the identity, ``casefold`` is ``lower`` and ``[^\W_]`` is ``[A-Za-z0-9]``, so
-# translating and splitting on spaces gives exactly the regex's tokens, about twice as fast.
-_ASCII_TABLE = bytes(
-    ord(ch.lower()) if ch.isascii() and ch.isalnum() else 32 for ch in map(chr, range(256))
-)
-
-
-def tokenize(text: str) -> list[str]:
-    """Split ``text`` into lower-case word tokens (see the module docstring for the rules)."""
-    if text.isascii():
-        return text.encode("ascii").translate(_ASCII_TABLE).decode("ascii").split()
-    return _TOKEN_RE.findall(unicodedata.normalize("NFKC", text).casefold())
-
-
-class _StemCache(dict[str, str]):
-    """token -> Snowball stem, filled on first use. The stemmer keeps state, hence the lock."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._stemmer = snowballstemmer.stemmer("english")
-        self._lock = threading.Lock()
-
-    def __missing__(self, token: str) -> str:
-        with self._lock:
-            found: str = self._stemmer.stemWord(token)
-        if len(self) >= STEM_CACHE_LIMIT:
-            self.clear()
-        self[token] = found
-        return found
-
-
-_STEMS = _StemCache()
-_stem_of = _STEMS.__getitem__
-
-
-def stem(token: str) -> str:
-    """The English Snowball stem of a (lower-case) token: ``restarted`` -> ``restart``."""
-    return _stem_of(token)
 
 
 def _positions_of(tokens: Sequence[str], token: str) -> tuple[int, ...]:
@@ -136,11 +80,11 @@ class Document:
     @cached_property
     def stems(self) -> tuple[str, ...]:
         """The stem of every token, aligned with :attr:`tokens`."""
-        return tuple(map(_stem_of, self.tokens))
+        return tuple(stem_all(self.tokens))
 
     @cached_property
     def stem_set(self) -> frozenset[str]:
-        return frozenset(map(_stem_of, self.token_set))
+        return frozenset(stem_all(self.token_set))
 
     @cached_property
     def positions(self) -> Mapping[str, tuple[int, ...]]:
