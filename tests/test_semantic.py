@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import replace
 from functools import cache
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 
 from monitor.matching import scoring
 from monitor.matching.engine import Matcher
+from monitor.matching.scoring import DEFAULT_SETTINGS
 from monitor.semantic import (
     FLOAT_MODEL_NAME,
     MODEL_NAME,
@@ -216,7 +218,14 @@ def test_semantic_mode_ignores_queries() -> None:
     matcher = Matcher([thesis], embedder=embedder(), mode="semantic")
     vectors = embedder().embed([embedding_text(DELAY)])
     assert [m.criterion_id for m in matcher.match_batch([DELAY], vectors)[0]] == ["confirm-1"]
-    assert Matcher([thesis], embedder=embedder()).match_batch([DELAY], vectors) == [[]]
+    # hybrid: no query hits, so only evidence strong enough to propose a criterion fires
+    (proposed,) = Matcher([thesis], embedder=embedder()).match_batch([DELAY], vectors)[0]
+    assert proposed.criterion_id == "confirm-1" and proposed.matched_terms == ()
+    assert proposed.score >= DEFAULT_SETTINGS.propose_evidence
+    strict = replace(DEFAULT_SETTINGS, propose_evidence=proposed.score + 0.01)
+    assert Matcher([thesis], embedder=embedder(), settings=strict).match_batch(
+        [DELAY], vectors
+    ) == [[]]
 
 
 def test_matcher_rejects_vectors_that_do_not_fit() -> None:
