@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from monitor.matching import scoring
 from monitor.matching.document import Document
-from monitor.matching.evidence import Evidence, PairTable, pair_features
+from monitor.matching.evidence import Evidence, Features, PairTable, pair_features
 from monitor.matching.keyword import KeywordMatcher
 from monitor.matching.scoring import (
     DEFAULT_SETTINGS,
@@ -209,9 +209,7 @@ class Matcher:
         item: Item,
         per_thesis: Sequence[tuple[_ThesisModel, tuple[Row, Row]]],
     ) -> list[Match]:
-        hits = self.query_hits(item) if self.mode == "hybrid" else {}
-        stems = set(scoring.content_stems(item.text))
-        item_direction = scoring.direction(item.text)
+        hits, stems, item_direction = self._item_context(item)
         found: list[Match] = []
         for model, (semantic, raw) in per_thesis:
             rows = self._evidence(model, stems, item_direction, hits, semantic, raw)
@@ -230,6 +228,12 @@ class Matcher:
                 similarity = round(rows[position].raw, 3)
                 found.append(_match(cc, score, matched, snippet, similarity))
         return found
+
+    def _item_context(self, item: Item) -> tuple[dict[int, tuple[str, ...]], set[str], float]:
+        """What scoring reads of an item whatever the thesis: query hits (hybrid mode),
+        content stems and direction cues."""
+        hits = self.query_hits(item) if self.mode == "hybrid" else {}
+        return hits, set(scoring.content_stems(item.text)), scoring.direction(item.text)
 
     def _evidence(
         self,
@@ -320,25 +324,21 @@ class Matcher:
         if self.embedder is None or self.mode == "keyword":
             raise ValueError("learning needs semantic scoring")
         matrix = item_matrix(vectors, len(items), self.embedder.dim)
-        tables: dict[str, PairTable] = {}
-        for model in self._models:
-            scored_rows = model.vectors.score(matrix)
-            features, prior = [], []
-            for item, (semantic, raw) in zip(items, scored_rows, strict=True):
-                hits = self.query_hits(item) if self.mode == "hybrid" else {}
-                rows = self._evidence(
-                    model,
-                    set(scoring.content_stems(item.text)),
-                    scoring.direction(item.text),
-                    hits,
-                    semantic,
-                    raw,
-                )
-                features.append(pair_features([rows[p] for p in model.scored]))
+        per_model = [model.vectors.score(matrix) for model in self._models]
+        features: list[list[Features]] = [[] for _ in self._models]
+        prior: list[list[list[bool]]] = [[] for _ in self._models]
+        for row, item in enumerate(items):  # the item's hits, stems and direction: once
+            hits, stems, item_direction = self._item_context(item)
+            for m, (model, scored_rows) in enumerate(zip(self._models, per_model, strict=True)):
+                semantic, raw = scored_rows[row]
+                rows = self._evidence(model, stems, item_direction, hits, semantic, raw)
+                features[m].append(pair_features([rows[p] for p in model.scored]))
                 chosen = {p for p, _ in self._hybrid_choices(model, rows)}
-                prior.append([p in chosen for p in model.scored])
+                prior[m].append([p in chosen for p in model.scored])
+        tables: dict[str, PairTable] = {}
+        for m, model in enumerate(self._models):
             ids = tuple(self._criteria[model.indexes[p]].criterion.id for p in model.scored)
-            tables[model.thesis_id] = PairTable(ids, features, prior)
+            tables[model.thesis_id] = PairTable(ids, features[m], prior[m])
         return tables
 
 
