@@ -88,9 +88,9 @@ def test_model_loads_offline_and_embeds_unit_float32_rows(which: object) -> None
 
 
 def test_the_default_embedder_is_int8_and_named_apart_from_float() -> None:
-    assert embedder().model_name == MODEL_NAME == "all-MiniLM-L6-v2-int8"
+    assert embedder().model_name == MODEL_NAME == "all-MiniLM-L6-v2-int8pc"
     assert float_embedder().model_name == FLOAT_MODEL_NAME == "all-MiniLM-L6-v2"
-    assert semantic_status()[1] == "semantic scoring on (all-MiniLM-L6-v2-int8, CPU)"
+    assert semantic_status()[1] == "semantic scoring on (all-MiniLM-L6-v2-int8pc, CPU)"
 
 
 @pytest.mark.parametrize("which", [embedder, float_embedder])
