@@ -31,6 +31,7 @@ from monitor.settings import (
     user_rules_dir,
     with_user_rules,
 )
+from monitor.types import MUTE_KINDS, MuteKind
 
 log = logging.getLogger("monitor.cli")
 
@@ -325,8 +326,8 @@ def _learned(store: object, cfg: Config) -> object:
 @app.command()
 def sources(config: ConfigOption = None) -> None:
     """Each configured source's health: last attempt and success, status, failures, next
-    poll (a source never polled shows dashes). Reads only."""
-    from monitor.review import print_sources
+    poll (a source never polled shows dashes); then each alert route's health. Reads only."""
+    from monitor.review import print_routes, print_sources
     from monitor.store.sql import SqlStore
     from monitor.types import SourceHealth
 
@@ -335,6 +336,7 @@ def sources(config: ConfigOption = None) -> None:
         store = SqlStore(env.database_url)
         store.migrate()
         known = {h.name: h for h in store.source_health(active_only=False)}
+        routes = store.route_health()
         store.close()
     except MonitorError as e:
         raise fail(e) from e
@@ -343,6 +345,7 @@ def sources(config: ConfigOption = None) -> None:
         known.get(s.name) or SourceHealth(s.name, s.url, s.interval, s.tags) for s in cfg.sources
     ]
     print_sources(health, sys.stdout)
+    print_routes(routes, sys.stdout)
 
 
 @app.command()
@@ -416,6 +419,156 @@ def feedback(
         typer.echo(f"error: no signal #{signal_id}: see `monitor signals` for ids", err=True)
         raise typer.Exit(2)
     typer.echo(f"signal #{signal_id} marked {verdict.value}")
+
+
+ThesisTarget = Annotated[str | None, typer.Option("--thesis", help="A thesis id.")]
+CriterionTarget = Annotated[
+    str | None, typer.Option("--criterion", help="THESIS/CRITERION, e.g. ai-capex/kill-1.")
+]
+SourceTarget = Annotated[str | None, typer.Option("--source", help="A source name.")]
+
+
+def _mute_target(
+    thesis: str | None, criterion: str | None, source: str | None
+) -> tuple[MuteKind, str]:
+    """The one target given to ``mute``/``unmute``; exits 2 unless exactly one is usable."""
+    given: list[tuple[MuteKind, str]] = [
+        (kind, value.strip())
+        for kind, value in zip(MUTE_KINDS, (thesis, criterion, source), strict=True)
+        if value is not None
+    ]
+    if len(given) != 1:
+        typer.echo("error: give exactly one of --thesis, --criterion or --source", err=True)
+        raise typer.Exit(2)
+    kind, value = given[0]
+    parts = value.split("/")
+    if not value or (kind == "criterion" and (len(parts) != 2 or not all(parts))):
+        shape = "THESIS/CRITERION (see `monitor theses`)" if kind == "criterion" else f"a {kind}"
+        typer.echo(f"error: --{kind} needs {shape}, not {value!r}", err=True)
+        raise typer.Exit(2)
+    return kind, value
+
+
+def _configured(cfg: Config, kind: MuteKind, value: str) -> bool:
+    """Whether the config names the target: a source, or a thesis or criterion of a rule
+    file that loads (a broken rule set simply names none)."""
+    from monitor.rules.files import check_rule_files, expand_rule_paths
+
+    if kind == "source":
+        return any(s.name == value for s in cfg.sources)
+    try:
+        theses, _ = check_rule_files(expand_rule_paths(list(cfg.rule_paths)))
+    except MonitorError:
+        return False
+    if kind == "thesis":
+        return any(t.id == value for t in theses)
+    thesis_id, _, criterion_id = value.partition("/")
+    return any(t.id == thesis_id and any(c.id == criterion_id for c in t.criteria) for t in theses)
+
+
+def _until_text(until: datetime | None) -> str:
+    return f"until {until:%Y-%m-%d %H:%M} UTC" if until is not None else "until unmuted"
+
+
+@app.command()
+def mute(
+    thesis: ThesisTarget = None,
+    criterion: CriterionTarget = None,
+    source: SourceTarget = None,
+    for_: Annotated[
+        str | None,
+        typer.Option("--for", help="How long: 7d, 12h, 1d12h (default: until unmuted)."),
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="Why, in a few words.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Hold back the alerts of a thesis, a criterion or a source, for a while or until
+    unmuted; muted signals are still recorded and shown as muted."""
+    from monitor.store.sql import SqlStore
+
+    kind, value = _mute_target(thesis, criterion, source)
+    now = datetime.now(UTC)
+    try:
+        until = now + parse_interval(for_) if for_ is not None else None
+    except ValueError as e:
+        typer.echo(f"error: --for: {e}", err=True)
+        raise typer.Exit(2) from e
+    try:
+        cfg, env = load(config)
+        store = SqlStore(env.database_url)
+        try:
+            store.migrate()
+            known = store.mute_target_known(kind, value) or _configured(cfg, kind, value)
+            added = store.add_mute(kind, value, until=until, now=now, note=note) if known else None
+        finally:
+            store.close()
+    except MonitorError as e:
+        raise fail(e) from e
+    if added is None:
+        where = "`monitor sources`" if kind == "source" else "`monitor theses` and the rule files"
+        typer.echo(
+            f"error: no {kind} {value!r} in the database or the config: see {where}", err=True
+        )
+        raise typer.Exit(2)
+    typer.echo(f"muted {kind} {value} {_until_text(added.until)} (signals are still recorded)")
+
+
+@app.command()
+def unmute(
+    thesis: ThesisTarget = None,
+    criterion: CriterionTarget = None,
+    source: SourceTarget = None,
+    config: ConfigOption = None,
+) -> None:
+    """Lift the mute of a thesis, a criterion or a source (the history is kept)."""
+    from monitor.store.sql import SqlStore
+
+    kind, value = _mute_target(thesis, criterion, source)
+    try:
+        _, env = load(config)
+        store = SqlStore(env.database_url)
+        try:
+            store.migrate()
+            lifted = store.lift_mutes(kind, value, datetime.now(UTC))
+        finally:
+            store.close()
+    except MonitorError as e:
+        raise fail(e) from e
+    if not lifted:
+        typer.echo(f"{kind} {value} is not muted (see `monitor mutes`)", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"unmuted {kind} {value}")
+
+
+@app.command()
+def mutes(config: ConfigOption = None) -> None:
+    """The mutes in force: kind, target, until when (or "until unmuted") and the note."""
+    from monitor.review import table
+    from monitor.store.sql import SqlStore
+
+    try:
+        _, env = load(config)
+        store = SqlStore(env.database_url)
+        try:
+            store.migrate()
+            active = store.active_mutes(datetime.now(UTC))
+        finally:
+            store.close()
+    except MonitorError as e:
+        raise fail(e) from e
+    if not active:
+        typer.echo("nothing is muted")
+        return
+    rows = [
+        (
+            m.kind,
+            m.value,
+            _until_text(m.until).removeprefix("until " if m.until else ""),
+            m.note or "",
+        )
+        for m in active
+    ]
+    typer.echo(table(rows, ("KIND", "MUTED", "UNTIL", "NOTE"), (9, 40, 20, 60)), nl=False)
 
 
 @app.command()

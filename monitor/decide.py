@@ -20,13 +20,20 @@ Decisions (documented here and in the README):
 * A failing source's ``Retry-After`` (429/503) is honoured on top of the backoff. A source
   failing for ``PARK_AFTER`` (a day) is *parked*: polled once a day (``PARKED_INTERVAL``) and
   reported, until it answers again.
-* A failed Slack delivery is retried on a later cycle: after Slack's ``Retry-After`` when it
-  gave one, else after ``30 s * 2**(attempts-1)`` capped at ``MAX_DELIVERY_BACKOFF`` (1 hour).
-  Deliveries are never dropped: an outage only delays them.
+* A failed delivery is retried soon (:func:`next_delivery_attempt`): after exactly Slack's
+  ``Retry-After`` on a 429 (capped at ``MAX_RETRY_AFTER``, at least ``CHANNEL_INTERVAL``),
+  else after ``1 s * 2**(attempts-1)`` capped at ``MAX_DELIVERY_BACKOFF`` (5 minutes), plus
+  a jitter of up to +50 % derived from the delivery, so the first retry comes within
+  seconds and replicas retrying the same outage spread out. Deliveries are never dropped:
+  an outage only delays them. A channel gets at most one message per ``CHANNEL_INTERVAL``
+  (1 s, Slack's documented rate for posting to one channel).
 * ``Retry-After`` (seconds or an HTTP date, from Slack or a feed server) is read safely and
   capped at ``MAX_RETRY_AFTER`` (1 hour): a huge, negative, NaN or garbled value can neither
   hold every later alert back for ever nor raise.
 * Only confirm and kill signals are alerted; ``watch`` signals are history only.
+* One alert per item and thesis (:func:`one_alert_per_item_and_thesis`): an item that is
+  evidence for a confirm and a kill criterion of one thesis gets one "mixed evidence"
+  alert, never two that contradict each other.
 * At most ``limits.alerts_per_source`` alerts per source per cycle (:class:`AlertCaps`): a
   source that suddenly matches everything (a 10,000-item archive, a spam burst) cannot flood
   the channel. The signals past the cap are recorded; the first of them is alerted once more
@@ -39,11 +46,11 @@ import hashlib
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from monitor.types import FoundMatch, Match, PollHints, SourceHealth
+from monitor.types import FoundMatch, Match, Mute, PollHints, SourceHealth
 
 MAX_SOURCE_BACKOFF = timedelta(hours=6)
 PARK_AFTER = timedelta(days=1)
@@ -53,8 +60,10 @@ SLOW_DOWN = 1.25
 MAX_JITTER = 0.05
 MAX_JITTER_DELAY = timedelta(minutes=5)
 MIN_POLL_INTERVAL = timedelta(seconds=30)
-BASE_DELIVERY_BACKOFF = timedelta(seconds=30)
-MAX_DELIVERY_BACKOFF = timedelta(hours=1)
+BASE_DELIVERY_BACKOFF = timedelta(seconds=1)
+MAX_DELIVERY_BACKOFF = timedelta(minutes=5)
+DELIVERY_JITTER = 0.5
+CHANNEL_INTERVAL = timedelta(seconds=1)
 MAX_RETRY_AFTER = timedelta(hours=1)
 ALERTED_POLARITIES = frozenset({"confirm", "kill"})
 
@@ -141,13 +150,20 @@ def schedule_failure(
     return next_poll, None
 
 
-def next_delivery_attempt(now: datetime, attempts: int, retry_after: float | None) -> datetime:
-    """``attempts`` counts the attempt that just failed (1 after the first one)."""
+def next_delivery_attempt(
+    now: datetime, attempts: int, retry_after: float | None, key: str = ""
+) -> datetime:
+    """When to try a failed delivery again. ``attempts`` counts the attempt that just failed
+    (1 after the first one); ``retry_after`` is the destination's ``Retry-After`` (429),
+    waited exactly (capped); ``key`` (the delivery) seeds the jitter of the backoff."""
+    if retry_after is not None:
+        wait = timedelta(seconds=capped_retry_after(retry_after))
+        return now + max(wait, CHANNEL_INTERVAL)
     exponent = max(0, min(attempts - 1, 20))
     backoff = min(BASE_DELIVERY_BACKOFF * (1 << exponent), MAX_DELIVERY_BACKOFF)
-    if retry_after is not None:
-        backoff = max(backoff, timedelta(seconds=capped_retry_after(retry_after)))
-    return now + backoff
+    digest = hashlib.sha256(f"{key}|{attempts}".encode()).digest()
+    fraction = int.from_bytes(digest[:4], "big") / 2**32
+    return now + backoff * (1 + DELIVERY_JITTER * fraction)
 
 
 def capped_retry_after(seconds: float) -> float:
@@ -180,6 +196,23 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
 
 def should_alert(match: Match) -> bool:
     return match.polarity in ALERTED_POLARITIES
+
+
+def one_alert_per_item_and_thesis(found: Sequence[FoundMatch]) -> list[FoundMatch]:
+    """``found`` with at most one alert per (item, thesis): when an item is evidence for
+    several criteria of one thesis, the best-scoring one is alerted and the others are
+    recorded without an alert. The alert then says what else the item supports: "mixed
+    evidence" when that includes the other polarity (read from the store when the alert is
+    sent, so it holds across batches too). Order is kept."""
+    best: dict[tuple[int, str], int] = {}
+    for n, f in enumerate(found):
+        if not f.alert:
+            continue
+        key = (f.item_id, f.match.thesis_id)
+        if key not in best or f.match.score > found[best[key]].match.score:
+            best[key] = n
+    keep = set(best.values())
+    return [f if not f.alert or n in keep else replace(f, alert=False) for n, f in enumerate(found)]
 
 
 class AlertCaps:
@@ -224,3 +257,33 @@ class AlertCaps:
             for source, signal_id in self._summary.items()
             if self._capped[source]
         }
+
+
+_MUTE_PRECEDENCE = {"criterion": 0, "thesis": 1, "source": 2}
+
+
+def mute_for(thesis_id: str, criterion_id: str, source: str, mutes: Sequence[Mute]) -> Mute | None:
+    """The mute that holds back a signal of ``thesis_id``/``criterion_id`` from ``source``,
+    or None. ``mutes`` are the ones in force (``store.active_mutes(now)``); a lifted one is
+    ignored. A criterion mute's value is ``"thesis_id/criterion_id"``.
+
+    When several apply, the most specific one is named (criterion, then thesis, then
+    source), and among those of one kind the one that lasts longest (no end first), so the
+    reason shown is the one that will still hold longest."""
+    targets = {
+        "criterion": f"{thesis_id}/{criterion_id}",
+        "thesis": thesis_id,
+        "source": source,
+    }
+    applying = [m for m in mutes if m.lifted_at is None and targets.get(m.kind) == m.value]
+    if not applying:
+        return None
+    return min(
+        applying,
+        key=lambda m: (
+            _MUTE_PRECEDENCE[m.kind],
+            m.until is not None,
+            -(m.until.timestamp() if m.until is not None else 0.0),
+            m.id,
+        ),
+    )

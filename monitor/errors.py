@@ -16,6 +16,8 @@ Every error carries the object it is about so that the CLI can print ``where: wh
 
 from __future__ import annotations
 
+from typing import Literal
+
 
 class MonitorError(Exception):
     """Base class of every error the service raises on purpose."""
@@ -104,8 +106,32 @@ class StorageError(MonitorError):
 
 
 class NotifyError(MonitorError):
-    def __init__(self, channel: str, message: str, retry_after: float | None = None) -> None:
+    """A delivery failed. What the outbox does next depends on the kind:
+
+    * ``retry_after``: the destination asked us to wait that many seconds (HTTP 429).
+    * ``fault="route"``: the destination itself is misconfigured (a bad token, an unknown
+      channel, the bot not in it): every alert to it would fail the same way, so the route
+      is marked unhealthy until a check passes again.
+    * ``fault="message"``: this one message was refused (too long, bad blocks): it is set
+      aside as rejected and the queue moves on.
+    * ``maybe_sent``: the request may have reached the destination (a timeout or a lost
+      answer after it was sent, a 5xx): the next attempt first looks for it.
+    """
+
+    def __init__(
+        self,
+        channel: str,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        fault: Literal["transient", "route", "message"] = "transient",
+        maybe_sent: bool = False,
+        code: str | None = None,
+    ) -> None:
         self.channel = channel
         self.message = message
         self.retry_after = retry_after
+        self.fault = fault
+        self.maybe_sent = maybe_sent
+        self.code = code  # Slack's error code (``channel_not_found``), when it gave one
         super().__init__(f"{channel}: {message}")

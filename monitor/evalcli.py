@@ -2,7 +2,9 @@
 
 Registered by ``cli.py`` as ``app.command("eval")(eval_command)``. Exit codes: 0 printed a
 report; 2 unusable items, rules or brief (``file[:line]: message`` on stderr); a requested
-semantic/hybrid mode without the semantic extra is exit 2 too, naming why.
+semantic/hybrid mode without the semantic extra is exit 2 too, naming why, and so is
+``--rerank`` (or ``MONITOR_RERANKER=ms-marco``) when the re-ranker cannot load or the mode is
+keyword.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +20,9 @@ from monitor.analysis.evaluation import LabeledItem
 from monitor.errors import ConfigError, MonitorError
 from monitor.matching.engine import Mode
 from monitor.types import Thesis
+
+if TYPE_CHECKING:
+    from monitor.semantic.rerank import Reranker
 
 
 class EvalFormat(StrEnum):
@@ -84,6 +89,14 @@ def eval_command(
             "that learned from the other folds (and --learn-from).",
         ),
     ] = None,
+    rerank: Annotated[
+        bool,
+        typer.Option(
+            "--rerank",
+            help="Re-rank each thesis' shortlisted criteria with the ms-marco cross-encoder "
+            "(the rerank extra); the default follows MONITOR_RERANKER.",
+        ),
+    ] = False,
 ) -> None:
     """Score labeled items: precision, recall and F1 per criterion and micro-averaged,
     plus the misses and false alarms. Only confirm/kill criteria are scored."""
@@ -123,6 +136,9 @@ def eval_command(
         chosen = mode.value
     elif embedder is not None:
         chosen = "hybrid"
+    reranker = _reranker(rerank, chosen)
+    if reranker is not None:
+        note += f" + re-ranking by {reranker.model_name}"
     try:
         report = evaluate(
             labeled,
@@ -132,6 +148,7 @@ def eval_command(
             single=brief is not None,
             learn_from=training,
             folds=folds,
+            reranker=reranker,
         )
     except MonitorError as error:
         typer.echo(f"error: {error}", err=True)
@@ -147,6 +164,25 @@ def eval_command(
     else:
         typer.echo(f"{rules_label}; {validation}")
         typer.echo(format_table(report))
+
+
+def _reranker(requested: bool, mode: Mode) -> Reranker | None:
+    """The re-ranker ``--rerank`` or ``MONITOR_RERANKER`` asks for; exit 2 when it cannot
+    load, or when it is requested with keyword matching (which has no shortlist)."""
+    import os
+
+    from monitor.semantic.rerank import load_ms_marco, load_reranker
+    from monitor.semantic.runtime import SemanticUnavailable
+
+    try:
+        wanted = load_ms_marco() if requested else load_reranker(os.environ)
+    except (SemanticUnavailable, ConfigError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    if wanted is not None and mode == "keyword":
+        typer.echo("error: re-ranking needs hybrid or semantic matching", err=True)
+        raise typer.Exit(2)
+    return wanted
 
 
 def _validation(folds: int | None, learn_from: list[Path]) -> str:

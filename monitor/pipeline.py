@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from monitor import decide
-from monitor.errors import FeedError, NotifyError
+from monitor.errors import FeedError
 from monitor.feeds.fetch import Fetcher, FetchRequest
 from monitor.feeds.parse import parse_feed
 from monitor.matching.engine import Matcher
@@ -33,20 +33,22 @@ from monitor.matching.stories import (
     features_of,
     link_stories,
 )
-from monitor.notify import Notifier
+from monitor.notify import Notifier, routes
+from monitor.notify.outbox import DeliveryStore, Outbox
+from monitor.notify.routes import DEFAULT, DEFAULT_ROUTING, Routing, SignalFacts
 from monitor.redact import mask_urls_in
 from monitor.rulebook import thesis_digest
 from monitor.semantic.embedder import Embedder
 from monitor.settings import Backfill, Limits
 from monitor.types import (
-    Alert,
-    DeliveryTask,
     FetchResult,
     FoundMatch,
     Item,
     Match,
+    Mute,
     PollHints,
     PollOutcome,
+    QueuedDelivery,
     RecordedSignal,
     SourceHealth,
     StoredItem,
@@ -126,6 +128,9 @@ class Pipeline:
         delivery_lease: timedelta = DEFAULT_LEASE,
         clock: Callable[[], datetime] | None = None,
         judge: Judge | None = None,
+        routing: Routing = DEFAULT_ROUTING,
+        destinations: Mapping[str, Notifier] | None = None,
+        source_tags: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.limits = limits or Limits()
         self.backfill = backfill or Backfill()
@@ -140,9 +145,22 @@ class Pipeline:
         self.notifier = notifier
         self.parse = parse
         self.judge = judge  # optional: confirms or rejects confirm/kill matches
-        # After a failed delivery the channel rests until the retry time, so alerts keep
-        # their order and a Slack outage is not hammered by the rest of the queue.
-        self.deliveries_paused_until: datetime | None = None
+        # routes: which destinations (named notifiers; "default" is ``notifier``) get what
+        self.routing = routing
+        self.source_tags = dict(source_tags or {})
+        named = {**(destinations or {}), DEFAULT: notifier}
+        self.channel_of = {name: n.channel for name, n in named.items()}
+        # one outbox per channel: paced, retried, effectively-once delivery of its queue
+        self.outboxes: dict[str, Outbox] = {}
+        for n in named.values():
+            self.outboxes.setdefault(
+                n.channel,
+                Outbox(store, n, owner=self.owner, lease=delivery_lease, clock=self.clock),
+            )
+        self.outbox = self.outboxes[notifier.channel]
+        # False when a DeliveryWorker thread delivers (the daemon): cycles only queue
+        self.deliver_in_cycle = True
+        self.on_queued: Callable[[], None] | None = None  # new alerts queued: wake delivery
         self.stories = StoryIndex()  # recent items' story keys, kept across cycles
 
     def run_cycle(
@@ -183,7 +201,9 @@ class Pipeline:
                 break  # nothing came back (stopped, or the fetcher failed): no busy loop
         if not _stopped(stop):
             report.new_signals = self.match_pending(plan, now, stop, report)
-        if not _stopped(stop):
+            if report.new_signals and self.on_queued is not None:
+                self.on_queued()
+        if not _stopped(stop) and self.deliver_in_cycle:
             self.deliver_due_alerts(now, report, stop)
         quiet = not report.polled and not report.alerts_sent and not report.alerts_failed
         log.log(logging.DEBUG if quiet else logging.INFO, "cycle done: %s", report.summary())
@@ -388,6 +408,7 @@ class Pipeline:
         through = {t: p.through_item_id for t, p in progress.items()}
         backfill_until = {t: p.backfill_until_id for t, p in progress.items()}
         caps = decide.AlertCaps(self.limits.alerts_per_source)
+        mutes = self.store.active_mutes(now)  # one read a cycle
         created: list[int] = []
         position = min(through.values())
         bound = self.store.committed_item_bound()  # no later id may be committed before it
@@ -410,9 +431,10 @@ class Pipeline:
                 found, rejected = self.judge.review(found, {s.id: s.item for s in pending}, theses)
                 if report is not None:
                     report.judge_rejected = (report.judge_rejected or 0) + rejected
+            found = decide.one_alert_per_item_and_thesis(found)
             recorded = self.store.record_matches(
                 found,
-                self.notifier.channel,
+                self.planner(source_of, mutes, now),
                 now,
                 item_ids=[s.id for s in pending],
                 progress={
@@ -437,8 +459,37 @@ class Pipeline:
                 more + 1,
                 self.limits.alerts_per_source,
             )
-            self.store.add_more(summary, more, self.notifier.channel)
+            self.store.add_more(summary, more)  # on each of its deliveries
         return created
+
+    def planner(
+        self, source_of: Mapping[int, str], mutes: Sequence[Mute], now: datetime
+    ) -> Callable[[FoundMatch], list[QueuedDelivery]]:
+        """Where and when each alert goes (:func:`monitor.notify.routes.plan`), as the
+        deliveries the store queues with its signal."""
+
+        def queue(found: FoundMatch) -> list[QueuedDelivery]:
+            m, source = found.match, source_of[found.item_id]
+            facts = SignalFacts(
+                m.thesis_id,
+                m.criterion_id,
+                m.polarity,
+                m.score,
+                source,
+                tuple(self.source_tags.get(source, ())),
+            )
+            return [
+                QueuedDelivery(
+                    self.channel_of[p.destination],
+                    p.due,
+                    digest=p.digest,
+                    muted=p.muted is not None,
+                    urgent=p.urgent,
+                )
+                for p in routes.plan(facts, self.routing, mutes, now)
+            ]
+
+        return queue
 
     def found_match(
         self,
@@ -457,48 +508,15 @@ class Pipeline:
         now: datetime,
         report: CycleReport | None = None,
         stop: threading.Event | None = None,
+        patience: float = 0.0,
     ) -> None:
-        """Send every due delivery, oldest first. The first failure ends this round (Slack is
-        down or rate-limiting us) and pauses the channel until that delivery's retry time;
-        the rest wait. Nothing is dropped."""
+        """Send the due deliveries (:meth:`Outbox.run_round`): oldest first, paced; with no
+        ``patience`` the first failure ends the round and the rest wait, queued."""
         report = report if report is not None else CycleReport()
-        if self.deliveries_paused_until is not None and now < self.deliveries_paused_until:
-            return
-        self.deliveries_paused_until = None
-        channel = self.notifier.channel
-        while not _stopped(stop) and (
-            claimed := self.store.claim_deliveries(
-                channel, self.owner, self.clock(), self.delivery_lease
-            )
-        ):
-            for n, task in enumerate(claimed):
-                if _stopped(stop) or not self.deliver(task, now, report):
-                    self.store.release_deliveries([t.id for t in claimed[n:]])
-                    return
-
-    def deliver(self, task: DeliveryTask, now: datetime, report: CycleReport) -> bool:
-        """Send one claimed delivery and record the outcome; False when it failed (the
-        channel then rests until its retry time)."""
-        try:
-            receipt = self.notifier.send(Alert.from_signal(task.signal, more=task.more))
-        except Exception as e:  # NotifyError, or a library surprise: never lose the alert
-            if not isinstance(e, NotifyError):
-                log.exception("alert for signal %d: unexpected error", task.signal.id)
-            retry_after = e.retry_after if isinstance(e, NotifyError) else None
-            retry_at = decide.next_delivery_attempt(now, task.attempts + 1, retry_after)
-            self.store.mark_failed(task.id, now, str(e), retry_at)
-            self.deliveries_paused_until = retry_at
-            report.alerts_failed += 1
-            log.warning(
-                "alert for signal %d not delivered (%s); retrying at %s",
-                task.signal.id,
-                e,
-                retry_at.isoformat(),
-            )
-            return False
-        self.store.mark_sent(task.id, now, receipt.ts)
-        report.alerts_sent += 1
-        return True
+        for outbox in self.outboxes.values():
+            done = outbox.run_round(stop, patience)
+            report.alerts_sent += done.sent + done.recovered
+            report.alerts_failed += done.failed + done.rejected
 
 
 _TTL = re.compile(rb"<ttl>\s*(\d{1,6})\s*</ttl>", re.IGNORECASE)
@@ -526,7 +544,7 @@ def _status(error: FeedError) -> int | None:
     return getattr(error, "status", None)
 
 
-class PipelineStore(Protocol):
+class PipelineStore(DeliveryStore, Protocol):
     """The part of the store the pipeline uses (``monitor.store.SqlStore`` implements it).
     Every method may raise StorageError."""
 
@@ -534,10 +552,6 @@ class PipelineStore(Protocol):
         self, owner: str, now: datetime, lease: timedelta, limit: int | None = None
     ) -> list[SourceHealth]: ...
     def exclusive(self, name: str) -> AbstractContextManager[bool]: ...
-    def claim_deliveries(
-        self, channel: str, owner: str, now: datetime, lease: timedelta, limit: int = 20
-    ) -> list[DeliveryTask]: ...
-    def release_deliveries(self, ids: Sequence[int]) -> None: ...
     def release_sources(self, names: Sequence[str], owner: str) -> None: ...
     def record_polls(
         self, outcomes: Sequence[PollOutcome], now: datetime, *, owner: str | None = None
@@ -568,15 +582,12 @@ class PipelineStore(Protocol):
     def record_matches(
         self,
         found: Sequence[FoundMatch],
-        channel: str,
+        channel: str | Callable[[FoundMatch], Sequence[QueuedDelivery]],
         now: datetime,
         *,
         item_ids: Sequence[int] = (),
         progress: Mapping[str, tuple[str, int]] | None = None,
         admit: Callable[[list[FoundMatch]], list[bool]] | None = None,
     ) -> list[RecordedSignal]: ...
-    def add_more(self, signal_id: int, more: int, channel: str) -> None: ...
-    def mark_sent(self, delivery_id: int, now: datetime, ts: str | None) -> None: ...
-    def mark_failed(
-        self, delivery_id: int, now: datetime, error: str, next_attempt: datetime
-    ) -> None: ...
+    def add_more(self, signal_id: int, more: int, channel: str | None = None) -> None: ...
+    def active_mutes(self, now: datetime) -> list[Mute]: ...

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from monitor.backtest import BacktestReport, Fired
 from monitor.redact import mask_urls_in
-from monitor.types import Signal, SourceHealth, ThesisSummary
+from monitor.types import RouteHealth, Signal, SourceHealth, ThesisSummary
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 SIGNAL_FIELDS = (
@@ -32,6 +32,7 @@ SIGNAL_FIELDS = (
     "similarity",
     "snippet",
     "backfilled",
+    "muted",
     "sources",
 )
 
@@ -60,6 +61,7 @@ def signal_record(s: Signal) -> dict[str, Any]:
         "similarity": s.similarity,
         "snippet": s.snippet,
         "backfilled": s.backfilled,
+        "muted": s.muted,
         "sources": [{"source": x.source, "link": x.link, "first": x.first} for x in s.sources],
     }
 
@@ -113,7 +115,7 @@ def print_signals(
         (
             str(s.id),
             when(s.created_at),
-            s.polarity.upper(),
+            s.polarity.upper() + (" (muted)" if s.muted else ""),
             s.thesis_id,
             s.criterion_id,
             f"{s.score:.2f}",
@@ -123,7 +125,7 @@ def print_signals(
         for s in signals
     ]
     headers = ("ID", "FOUND (UTC)", "POLARITY", "THESIS", "CRITERION", "SCORE", "SOURCE", "TITLE")
-    text = table(rows, headers, (5, 16, 8, 34, 10, 5, 18, 60))
+    text = table(rows, headers, (5, 16, 14, 34, 10, 5, 18, 60))
     if not explain:
         out.write(text)
         return
@@ -176,6 +178,26 @@ def print_sources(health: Sequence[SourceHealth], out: TextIO) -> None:
     ]
     headers = ("SOURCE", "LAST ATTEMPT", "LAST SUCCESS", "HTTP", "FAILS", "NEXT POLL", "LAST ERROR")
     out.write(table(rows, headers, (22, 16, 16, 4, 9, 16, 60)))
+
+
+def print_routes(routes: Sequence[RouteHealth], out: TextIO) -> None:
+    """Each alert route the daemon has checked: OK or what is wrong, and what waits."""
+    if not routes:
+        return
+    rows = [
+        (
+            r.channel,
+            "ok" if r.healthy else "FAILING",
+            when(r.failing_since) if not r.healthy else "-",
+            when(r.checked_at),
+            str(r.unsent),
+            r.error or "",
+        )
+        for r in routes
+    ]
+    out.write("\nAlert routes:\n\n")
+    headers = ("ROUTE", "STATE", "FAILING SINCE", "CHECKED", "UNSENT", "PROBLEM")
+    out.write(table(rows, headers, (22, 7, 16, 16, 6, 80)))
 
 
 def print_feedback(verdicts: Mapping[tuple[str, str], tuple[int, int]], out: TextIO) -> None:

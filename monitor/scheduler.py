@@ -1,6 +1,7 @@
 """APScheduler wiring only.
 
-One job, ``poll``, ticks every ``tick`` seconds and runs a cycle; the cycle polls the
+One job, ``poll``, ticks every ``tick`` seconds and runs a cycle (alerts are delivered by
+the service's delivery thread, woken when a cycle queues some); the cycle polls the
 sources whose own interval (or backoff) has come, as the store records it, so every
 source is polled on its interval and a failing one backs off. Rule files are re-read
 on every tick. ``max_instances=1`` and ``coalesce`` keep cycles from overlapping.
@@ -55,6 +56,7 @@ def run_daemon(
     if stop.is_set():  # asked to stop while starting up
         log.info("stopped before the first cycle")
         return
+    deliveries = service.start_deliveries()
     scheduler.start()
     log.info("daemon started: polling every %.0fs (each source on its own interval)", tick)
     try:
@@ -64,8 +66,11 @@ def run_daemon(
         log.info("stopping: ending the running cycle (what it did not commit is redone later)")
         service.stop.set()
         scheduler.shutdown(wait=False)
-        if not service.wait_idle(STOP_GRACE_SECONDS):
-            log.error("the running cycle did not end within %.0fs; exiting", STOP_GRACE_SECONDS)
+        if not service.wait_idle(STOP_GRACE_SECONDS) or not deliveries.join(STOP_GRACE_SECONDS):
+            log.error(
+                "the running cycle or delivery did not end within %.0fs; exiting",
+                STOP_GRACE_SECONDS,
+            )
             logging.shutdown()
             os._exit(0)  # its uncommitted work is redone on the next start
         log.info("stopped")

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
 from monitor.errors import MonitorError, RuleError
 from monitor.feeds.fetch import Fetcher, HttpFetcher
@@ -23,13 +23,17 @@ from monitor.matching.engine import Matcher
 from monitor.matching.judge import Judge
 from monitor.matching.stories import STORY_WINDOW
 from monitor.notify import Notifier
-from monitor.notify.factory import notifier_from_env
+from monitor.notify.factory import destination_notifiers, notifier_from_env
+from monitor.notify.outbox import DeliveryWorker, DeliveryWorkers
 from monitor.pipeline import CycleReport, MatchPlan, Pipeline
 from monitor.rulebook import RuleBook
 from monitor.semantic.embedder import Embedder
 from monitor.settings import Config, Environment
 from monitor.store.sql import SqlStore
 from monitor.types import PruneReport, Thesis
+
+if TYPE_CHECKING:
+    from monitor.semantic.rerank import Reranker
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +61,26 @@ def choose_embedder(env: Environment) -> Embedder | None:
         return None
     from monitor.semantic import semantic_status
 
-    embedder, reason = semantic_status()
+    embedder, reason = semantic_status(env.values)
     log.info("%s", reason)
     return embedder
+
+
+def choose_reranker(env: Environment) -> Reranker | None:
+    """The cross-encoder ``MONITOR_RERANKER`` asks for, loaded once; None when off or when
+    it cannot load (said at WARNING: matching goes on without it)."""
+    if env.reranker == "off":
+        return None
+    from monitor.semantic.rerank import load_reranker
+    from monitor.semantic.runtime import SemanticUnavailable
+
+    try:
+        reranker = load_reranker(env.values)
+    except SemanticUnavailable as error:
+        log.warning("%s; matching without re-ranking", error.reason)
+        return None
+    log.info("re-ranking shortlisted criteria with %s", getattr(reranker, "model_name", "?"))
+    return reranker
 
 
 class Service:
@@ -82,6 +103,7 @@ class Service:
         chosen = choose_embedder(env) if embedder == "auto" else embedder
         # the cycle and the background learner share the model: one call at a time
         self.embedder = SerialEmbedder(chosen) if chosen is not None else None
+        self.reranker = choose_reranker(env) if self.embedder is not None else None
         self.rulebook = RuleBook(config.rule_paths, make_matcher=self.make_matcher)
         self.notifier = notifier or notifier_from_env(env.values, stream or sys.stdout)
         self.fetcher = fetcher or HttpFetcher(
@@ -102,7 +124,14 @@ class Service:
             polling=config.polling,
             clock=clock,
             judge=Judge(env.judge) if env.judge is not None else None,
+            routing=config.routing,
+            destinations=destination_notifiers(
+                config.routing.destinations, env.values, stream or sys.stdout
+            ),
+            source_tags={s.name: s.tags for s in config.sources},
         )
+        for outbox in self.pipeline.outboxes.values():
+            outbox.set_pace(config.delivery.interval, config.delivery.burst)
         self._reported_holds: tuple[object, ...] = ()
         self._waiting_paths: tuple[str, ...] = ()
         # theses an earlier run loaded whose files fail to load since this one started
@@ -121,13 +150,14 @@ class Service:
             else None
         )
         self.stop = stop or threading.Event()  # SIGTERM: the running cycle ends at its next step
+        self.deliveries: DeliveryWorkers | None = None  # the daemon's delivery threads
         self.cycle_lock = threading.Lock()  # held while a cycle runs
 
     def make_matcher(self, theses: Sequence[Thesis]) -> Matcher:
         """The matcher of ``theses``, with what was learned from the stored verdicts (when
         semantic scoring is on; learning runs in the background, see monitor.learner)."""
         learning = self.learner.learning_for(theses) if self.learner is not None else None
-        return Matcher(theses, embedder=self.embedder, learning=learning)
+        return Matcher(theses, embedder=self.embedder, learning=learning, reranker=self.reranker)
 
     def refresh_learning(self) -> bool:
         """Learn again when verdicts arrived since the last cycle (one cheap query).
@@ -155,10 +185,25 @@ class Service:
                 moved,
                 self.notifier.channel,
             )
+        for outbox in self.pipeline.outboxes.values():
+            outbox.check_route()  # a bad token or channel is reported now
         self.store.sync_sources(self.config.sources, now)
         errors = self.refresh_rules()
         release_freed_memory()  # the config, the rules and the sync are done with
         return errors
+
+    def start_deliveries(self) -> DeliveryWorkers:
+        """For the daemon: deliver from threads of their own from now on, one per channel
+        (cycles only queue alerts and wake them), so Slack's pace and outages never hold up
+        polling, nor one channel another."""
+        workers = DeliveryWorkers(
+            [DeliveryWorker(o, self.stop) for o in self.pipeline.outboxes.values()]
+        )
+        self.pipeline.deliver_in_cycle = False
+        self.pipeline.on_queued = workers.wake
+        workers.start()
+        self.deliveries = workers
+        return workers
 
     def refresh_rules(self) -> list[RuleError]:
         changed, errors = self.rulebook.refresh()

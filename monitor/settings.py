@@ -30,6 +30,9 @@ exists, else the shipped default, the repository's ``monitor.yaml``)::
       lease: 2m               # a claim on a source or an alert lasts this long (a source's
                               # at least twice the fetch deadline): a dead replica's work is
                               # taken over after it
+    delivery:                 # optional: the pace of alerts into one channel
+      per_second: 1           # messages per second (Slack's rate for one channel)
+      burst: 4                # messages at once before pacing starts
     backfill:                 # optional: a thesis added or changed is matched against
       window: 7d              # the items of this window (default 7d),
       alert_age: 1d           # alerting only the signals on items younger than this
@@ -70,6 +73,7 @@ from urllib.parse import urlsplit
 
 from monitor.decide import PollBounds
 from monitor.errors import ConfigError
+from monitor.notify.routes import DEFAULT_ROUTING, Routing, parse_routing
 from monitor.textfile import read_text_file
 from monitor.types import SourceConfig
 from monitor.yamlutil import LineMap, load_yaml
@@ -87,6 +91,10 @@ _TOP_FIELDS = {
     "backfill",
     "replicas",
     "polling",
+    "delivery",
+    "destinations",
+    "routes",
+    "severity",
 }
 _INTERVAL_PART = re.compile(r"(\d+)\s*([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -118,6 +126,16 @@ class Replicas:
 
 
 @dataclass(frozen=True)
+class Delivery:
+    per_second: int = 1  # messages per second into one channel
+    burst: int = 4  # messages at once before pacing starts
+
+    @property
+    def interval(self) -> timedelta:
+        return timedelta(seconds=1 / self.per_second)
+
+
+@dataclass(frozen=True)
 class Backfill:
     window: timedelta = timedelta(days=7)
     alert_age: timedelta = timedelta(days=1)
@@ -134,6 +152,8 @@ class Config:
     backfill: Backfill = Backfill()
     replicas: Replicas = Replicas()
     polling: PollBounds = field(default_factory=PollBounds)
+    delivery: Delivery = Delivery()
+    routing: Routing = DEFAULT_ROUTING  # destinations, routes, severity (monitor.notify.routes)
 
 
 @dataclass(frozen=True)
@@ -352,6 +372,10 @@ def load_config(path: Path) -> Config:
     replicas = Replicas(
         lease=section.duration("replicas", "lease", Replicas.lease) or Replicas.lease
     )
+    delivery = Delivery(
+        per_second=section.count("delivery", "per_second", Delivery.per_second),
+        burst=section.count("delivery", "burst", Delivery.burst),
+    )
     polling_raw = data.get("polling") or {}
     adaptive = polling_raw.get("adaptive", True) if isinstance(polling_raw, dict) else True
     if not isinstance(adaptive, bool):
@@ -373,6 +397,8 @@ def load_config(path: Path) -> Config:
         backfill=backfill,
         replicas=replicas,
         polling=polling,
+        delivery=delivery,
+        routing=parse_routing(data, where, lines),
     )
 
 
@@ -383,6 +409,7 @@ _SECTION_FIELDS = {
     "backfill": {"window", "alert_age"},
     "replicas": {"lease"},
     "polling": {"adaptive", "min_interval", "max_interval"},
+    "delivery": {"per_second", "burst"},
 }
 
 

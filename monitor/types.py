@@ -177,6 +177,7 @@ class Signal:
     sources: tuple[StorySource, ...] = ()  # every source of the story (story dedupe)
     backfilled: bool = False  # found when a new or changed thesis was matched on older items
     judge_reason: str | None = None  # why the optional judge confirmed it (sanitised)
+    muted: bool = False  # a mute held its alert back (recorded, not sent)
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,17 @@ class Alert:
     also_in: tuple[str, ...] = ()  # other sources that carried the same story
     more: int = 0  # further signals of this source and cycle, over the alert cap
     judge_reason: str | None = None  # the optional judge's reason, shown as "Judge: …"
+    # signals of this polarity the thesis got in the last ``tally_days`` days, this one
+    # included; 0 = unknown (no tally line)
+    tally: int = 0
+    tally_days: int = 30
+    # (polarity, criterion_id, criterion_text) of criteria of the other polarity of the same
+    # thesis that the same item is also evidence for; non-empty = "mixed evidence"
+    mixed_with: tuple[tuple[str, str, str], ...] = ()
+    urgent: bool = False  # a kill over the severity threshold: bypassed digests, quiet hours, mutes
+    urgent_reason: str = ""  # shown after "Urgent:"; empty = a generic sentence
+    verdict: str | None = None  # feedback given ("useful", "noise", "mute_source"); hides buttons
+    verdict_by: str | None = None  # who gave it (a Slack display name: untrusted text)
 
     @classmethod
     def from_signal(cls, s: Signal, *, more: int = 0) -> Alert:
@@ -222,6 +234,16 @@ class Alert:
             more=more,
             judge_reason=s.judge_reason,
         )
+
+
+@dataclass(frozen=True)
+class AlertGroup:
+    """An intent: several alerts in one message (split in parts within Slack's limits): a
+    burst of one thesis, or a scheduled digest (``digest`` its title, over ``period``)."""
+
+    alerts: tuple[Alert, ...]
+    digest: str | None = None
+    period: tuple[datetime, datetime] | None = None
 
 
 @dataclass(frozen=True)
@@ -282,6 +304,65 @@ class SourceHealth:
 
 
 @dataclass(frozen=True)
+class RouteHealth:
+    """Whether a delivery channel works: ``error`` says what is wrong and what to do."""
+
+    channel: str
+    healthy: bool
+    error: str | None = None
+    code: str | None = None
+    failing_since: datetime | None = None
+    checked_at: datetime | None = None
+    unsent: int = 0  # deliveries waiting for it
+
+
+MuteKind = Literal["thesis", "criterion", "source"]
+MUTE_KINDS: tuple[MuteKind, ...] = ("thesis", "criterion", "source")
+
+
+@dataclass(frozen=True)
+class Mute:
+    """Alerts of a thesis, a criterion (``value`` "thesis_id/criterion_id") or a source held
+    back until ``until`` (None: until unmuted); ``lifted_at`` is set once it is unmuted.
+    Muted signals are still recorded."""
+
+    id: int
+    kind: MuteKind
+    value: str
+    until: datetime | None
+    created_at: datetime
+    note: str | None = None
+    lifted_at: datetime | None = None
+
+    def active(self, now: datetime) -> bool:
+        """Not lifted and not expired at ``now``."""
+        return self.lifted_at is None and (self.until is None or self.until > now)
+
+
+@dataclass(frozen=True)
+class QueuedDelivery:
+    """An intent: queue the signal for ``channel``, due at ``due``. ``digest``: the key of
+    the digest message that carries it (None: its own message); ``muted``: recorded as
+    muted, never sent; ``urgent``: a severe kill past digests, quiet hours and mutes."""
+
+    channel: str
+    due: datetime
+    digest: str | None = None
+    muted: bool = False
+    urgent: bool = False
+
+
+TALLY_DAYS = 30  # an alert's running tally counts the thesis's signals of this many days
+
+# pending: not tried yet; sending: an attempt began and its outcome is not known; failed:
+# the last attempt definitely failed (retried); sent; rejected: the destination refused this
+# message for good (set aside, reported; the queue goes on)
+# muted: recorded while a mute held it back, never sent
+DeliveryStatus = Literal["pending", "sending", "sent", "failed", "rejected", "muted"]
+UNSENT_STATUSES = ("pending", "sending", "failed")
+
+
+@dataclass(frozen=True)
 class DeliveryTask:
     """A pending (or failed, to retry) delivery of one signal to one channel."""
 
@@ -289,10 +370,42 @@ class DeliveryTask:
     signal: Signal
     channel: str
     attempts: int
-    status: Literal["pending", "sent", "failed"]
+    status: DeliveryStatus
     last_error: str | None = None
     next_attempt: datetime | None = None
     more: int = 0  # the alert also summarises this many capped signals
+    created_at: datetime | None = None
+    attempted_at: datetime | None = None  # the latest post attempt began (status "sending")
+    digest: str | None = None  # the digest message that carries it
+    urgent: bool = False
+    tally: int = 0  # signals of this polarity on the thesis in TALLY_DAYS, this one included
+    # (polarity, criterion id, text) of the thesis's other-polarity criteria this item supports
+    mixed_with: tuple[tuple[str, str, str], ...] = ()
+
+    def alert(self) -> Alert:
+        """The alert this delivery sends."""
+        from dataclasses import replace
+
+        base = Alert.from_signal(self.signal, more=self.more)
+        return replace(
+            base,
+            tally=self.tally,
+            tally_days=TALLY_DAYS,
+            mixed_with=self.mixed_with,
+            urgent=self.urgent,
+        )
+
+    @property
+    def key(self) -> str:
+        """The delivery's idempotency key, carried in the message (``d<id>-s<signal>-<t>``:
+        the enqueue time keeps keys of two databases posting to one channel apart)."""
+        stamp = int(self.created_at.timestamp()) if self.created_at is not None else 0
+        return f"d{self.id}-s{self.signal.id}-{stamp}"
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """An earlier attempt may have posted it: look before posting again."""
+        return self.status == "sending"
 
 
 @dataclass(frozen=True)

@@ -57,20 +57,39 @@ def test_success_polls_again_after_the_interval() -> None:
 
 
 @pytest.mark.parametrize(
-    ("attempts", "retry_after", "expected"),
+    ("attempts", "backoff"),
     [
-        (1, None, timedelta(seconds=30)),
-        (2, None, timedelta(seconds=60)),
-        (4, None, timedelta(seconds=240)),
-        (30, None, timedelta(hours=1)),
-        (1, 120.0, timedelta(seconds=120)),
-        (3, 5.0, timedelta(seconds=120)),
+        (1, timedelta(seconds=1)),
+        (2, timedelta(seconds=2)),
+        (4, timedelta(seconds=8)),
+        (30, timedelta(minutes=5)),
     ],
 )
-def test_delivery_retry_honours_retry_after_and_backs_off(
-    attempts: int, retry_after: float | None, expected: timedelta
+def test_a_failed_delivery_is_retried_within_seconds_then_backs_off_with_jitter(
+    attempts: int, backoff: timedelta
 ) -> None:
-    assert decide.next_delivery_attempt(NOW, attempts, retry_after) == NOW + expected
+    waits = {
+        decide.next_delivery_attempt(NOW, attempts, None, key=f"d{n}") - NOW for n in range(50)
+    }
+    assert all(backoff <= wait <= backoff * 1.5 for wait in waits)
+    assert len(waits) > 40  # spread out, not one instant for every delivery
+    again = decide.next_delivery_attempt(NOW, attempts, None, key="d7")
+    assert again == decide.next_delivery_attempt(NOW, attempts, None, key="d7")
+
+
+@pytest.mark.parametrize(
+    ("attempts", "retry_after", "expected"),
+    [
+        (1, 120.0, timedelta(seconds=120)),
+        (3, 5.0, timedelta(seconds=5)),
+        (9, 1.0, timedelta(seconds=1)),
+        (1, 0.0, timedelta(seconds=1)),  # at least the channel's one message per second
+    ],
+)
+def test_a_rate_limited_delivery_waits_exactly_retry_after(
+    attempts: int, retry_after: float, expected: timedelta
+) -> None:
+    assert decide.next_delivery_attempt(NOW, attempts, retry_after, key="d1") == NOW + expected
 
 
 @pytest.mark.parametrize(

@@ -117,10 +117,10 @@ def test_slack_outage_delays_alerts_and_loses_none(
 
     assert len(first.new_signals) == 2  # signals written although Slack failed
     assert first.alerts_failed == 1 and fake_slack.messages == []
-    clock.advance(seconds=10)
-    assert service.run_cycle().alerts_sent == 0  # backoff not over yet
-    clock.advance(seconds=30)
-    assert service.run_cycle().alerts_sent == 2
+    clock.advance(seconds=0.5)
+    assert service.run_cycle().alerts_sent == 0  # backoff (1 s, +50 % jitter) not over yet
+    clock.advance(seconds=1.5)
+    assert service.run_cycle().alerts_sent == 2  # the first retry within seconds
     assert len(fake_slack.messages) == 2
     assert CONFIRM_ITEM[1] in str(fake_slack.messages[0].blocks)  # order kept
 
@@ -380,3 +380,47 @@ def test_polling_honours_server_hints_and_parks_a_source_failing_for_a_day(
     service.run_cycle()
     health = service.store.get_source_health("limited")
     assert health is not None and health.parked_since is None and health.consecutive_failures == 0
+
+
+MIXED_ITEM = (
+    "a-6",
+    "Reactor restart deal signed as small modular reactor stays on schedule",
+    "The nuclear restart and the SMR project, which is on schedule, were both announced.",
+)
+
+
+def test_an_item_that_confirms_and_kills_one_thesis_is_one_mixed_evidence_alert(
+    feed_server: FeedServer, fake_slack: FakeSlack, service_factory
+) -> None:
+    url = feed_server.add("/feed.xml", rss([MIXED_ITEM]))
+    service = service_factory({"wire": url})
+
+    report = service.run_cycle()
+
+    signals = service.store.list_signals()
+    assert sorted(s.polarity for s in signals) == ["confirm", "kill"]  # both recorded
+    assert report.alerts_sent == 1 and len(fake_slack.messages) == 1  # one alert
+    blocks = str(fake_slack.messages[0].blocks)
+    assert "MIXED EVIDENCE" in blocks
+    assert "confirm-1" in blocks and "kill-1" in blocks
+
+
+def test_each_alert_carries_the_running_tally_of_its_thesis_and_polarity(
+    feed_server: FeedServer, fake_slack: FakeSlack, service_factory, clock: Clock
+) -> None:
+    url = feed_server.add("/feed.xml", rss([CONFIRM_ITEM]))
+    service = service_factory({"wire": url})
+    service.run_cycle()
+    later = (
+        "a-9",
+        "Second utility plans a reactor restart for a data center",
+        "Another nuclear plant restart, for a hyperscaler, in 2029.",
+    )
+    feed_server.add("/feed.xml", rss([CONFIRM_ITEM, later]))
+    clock.advance(minutes=20)
+    service.run_cycle()
+
+    texts = [str(m.blocks) for m in fake_slack.messages]
+    assert len(texts) == 2
+    assert "1st confirm signal in 30 days" in texts[0]
+    assert "2nd confirm signal in 30 days" in texts[1]

@@ -18,6 +18,8 @@ The labeled format is ``corpus/eval/FORMAT.md``: one JSON object a line with ``i
   left out of training, so no item is scored by a model that saw it. With ``folds=K`` the
   given items are split into K folds (fixed by item id), and each fold is scored by a model
   trained on the other folds (plus ``learn_from``): K-fold cross-validation.
+* Re-ranking: given a ``reranker`` (:mod:`monitor.semantic.rerank`), the matcher re-ranks its
+  shortlists with it (``Matcher(reranker=...)``), in one call per thesis' batch.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from monitor.errors import ConfigError
 from monitor.matching.engine import Matcher, Mode
 from monitor.matching.learn import CachedEmbedder, Label, Learning, fold_numbers, learn
 from monitor.semantic.embedder import Embedder, embedding_text
+from monitor.semantic.rerank import Reranker
 from monitor.textfile import read_text_file
 from monitor.types import Item, Thesis
 
@@ -179,6 +182,7 @@ def predict(
     single: bool = False,
     matcher_factory: Any = Matcher,
     learning: Learning | None = None,
+    reranker: Reranker | None = None,
 ) -> list[frozenset[str]]:
     """The criterion ids each item matches, using the thesis of its brief."""
     mapping = thesis_for_briefs(items, theses, single=single)
@@ -188,10 +192,12 @@ def predict(
         groups.setdefault(mapping[labeled.brief].id, []).append(index)
     for indexes in groups.values():
         thesis = mapping[items[indexes[0]].brief]
-        if learning is None:
-            matcher = matcher_factory([thesis], embedder=embedder, mode=mode)
-        else:
-            matcher = matcher_factory([thesis], embedder=embedder, mode=mode, learning=learning)
+        extra: dict[str, Any] = {}
+        if learning is not None:
+            extra["learning"] = learning
+        if reranker is not None:
+            extra["reranker"] = reranker
+        matcher = matcher_factory([thesis], embedder=embedder, mode=mode, **extra)
         batch = [items[i].item for i in indexes]
         vectors = None
         if mode != "keyword" and embedder is not None:
@@ -251,12 +257,15 @@ def evaluate(
     single: bool = False,
     learn_from: Sequence[LabeledItem] = (),
     folds: int | None = None,
+    reranker: Reranker | None = None,
 ) -> EvalReport:
     """Match the items with the real matcher and score the result; with ``learn_from`` or
     ``folds``, with a matcher that learned from labels first (see the module docstring)."""
     mapping = thesis_for_briefs([*items, *learn_from], theses, single=single)
     if not learn_from and not folds:
-        plain = predict(items, theses, mode=mode, embedder=embedder, single=single)
+        plain = predict(
+            items, theses, mode=mode, embedder=embedder, single=single, reranker=reranker
+        )
         return score(items, plain, mapping, mode)
     if embedder is None or mode == "keyword":
         raise ConfigError("learning from labels needs semantic scoring (the semantic extra)")
@@ -283,6 +292,7 @@ def evaluate(
             embedder=embedder,
             single=single,
             learning=learning,
+            reranker=reranker,
         )
         for n, predicted in zip(outside, found, strict=True):
             predictions[n] = predicted

@@ -23,12 +23,27 @@ The matcher never embeds items: :meth:`Matcher.match_batch` takes the items' sto
 (one row per item, from :func:`monitor.semantic.embedding_text`); without vectors a batch is
 scored keyword-only. Contention is decided among the confirm/kill criteria of a thesis, and
 separately among its watch criteria, so an open question never silences evidence.
+
+Re-ranking (``reranker=``, a :class:`monitor.semantic.rerank.Reranker`; default None, and
+then matching is exactly as without it): in hybrid and semantic mode, :meth:`match_batch`
+first computes every item's evidence for every thesis, shortlists per (item, thesis) the
+confirm/kill candidates that are close to being chosen (:func:`scoring.shortlist`: at most
+``rerank_top``, within ``rerank_margin`` of the best, at least ``rerank_floor``), scores all
+shortlisted (criterion sentence, item text) pairs of the batch in **one**
+``Reranker.score`` call, normalises each logit per criterion (:class:`_Reference`) and moves
+the shortlisted evidence by at most ``rerank_weight`` (:func:`scoring.reranked`) before
+contention and thresholds decide. The cost is bounded per item: at most ``rerank_top``
+pairs per thesis. A learned decider still reads the evidence it was trained on (without
+re-ranking). A re-ranker that raises is logged once, as a warning, and that batch (or, when
+the reference scoring fails, every batch) is matched without re-ranking.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from monitor.matching import scoring
@@ -48,9 +63,15 @@ from monitor.types import Criterion, Item, Match, Thesis
 if TYPE_CHECKING:
     from monitor.matching.learn import Learning
     from monitor.semantic.embedder import Embedder
+    from monitor.semantic.rerank import Reranker
     from monitor.semantic.vectors import Row, ThesisVectors
 
+log = logging.getLogger(__name__)
+
 SNIPPET_CHARS = scoring.SNIPPET_CHARS
+RERANK_TEXT_CHARS = 600  # of an item's title + summary, what the cross-encoder reads
+REFERENCE_TEXTS = 32  # at most this many reference texts per criterion (see _Reference)
+REFERENCE_SPREAD = 1.0  # the smallest spread (in logits) a z-score divides by
 MODES = ("keyword", "hybrid", "semantic")
 Mode = Literal["keyword", "hybrid", "semantic"]
 
@@ -100,6 +121,36 @@ class _ThesisModel:
     vectors: ThesisVectors
 
 
+@dataclass(frozen=True)
+class _Reference:
+    """How the cross-encoder scores on-topic text that is *not* evidence for one criterion:
+    the mean and spread of its logits for the criterion sentence against the thesis' other
+    criterion sentences and the examples of the thesis' criteria (at most
+    :data:`REFERENCE_TEXTS`), computed once, in one ``score`` call, at construction.
+
+    Why a fixed reference and not the batch's own logits: the cross-encoder's level differs
+    by criterion (an abstract criterion scores about -9 for every item, a concrete one -2 on
+    topic), so a raw logit cannot be compared across criteria, and a z-score needs a
+    distribution per criterion. The batch's shortlisted pairs give one only for large
+    batches, and would make an item's match depend on which items share its poll cycle (a
+    cycle may hold one item; a backtest must reproduce the daemon). The thesis' own texts
+    are on topic, like the items that reach a shortlist, and are the same for every batch,
+    so ``z = (logit - mean) / max(spread, REFERENCE_SPREAD)`` means "how much more relevant
+    than the thesis' other statements this item is to this criterion", comparable between
+    criteria and briefs."""
+
+    mean: float
+    spread: float
+
+    def z(self, logit: float) -> float:
+        return (logit - self.mean) / max(self.spread, REFERENCE_SPREAD)
+
+
+def rerank_text(item: Item) -> str:
+    """What the cross-encoder reads of an item: title and summary, cut."""
+    return shorten(item.text, RERANK_TEXT_CHARS)
+
+
 class Matcher:
     """Matches items against every criterion of the given theses."""
 
@@ -111,6 +162,7 @@ class Matcher:
         mode: Mode | None = None,
         settings: ScoringSettings = DEFAULT_SETTINGS,
         learning: Learning | None = None,
+        reranker: Reranker | None = None,
     ) -> None:
         self.theses = tuple(theses)
         self.learning = learning
@@ -125,6 +177,13 @@ class Matcher:
         self._keywords = KeywordMatcher([cc.query for cc in self._criteria])
         self._models = self._build_models() if self.mode != "keyword" else ()
         self._deciders = learning.deciders() if learning is not None and self._models else {}
+        self.reranker = reranker if self._models else None
+        self._rerank_warned = False
+        self._references: dict[tuple[str, int], _Reference] = {}
+        if self.reranker is not None:
+            self._references = self._build_references()
+            if not self._references:
+                self.reranker = None
 
     # ------------------------------------------------------------------------- construction
 
@@ -159,6 +218,51 @@ class Matcher:
             )
         return tuple(models)
 
+    def _build_references(self) -> dict[tuple[str, int], _Reference]:
+        """The :class:`_Reference` of every confirm/kill criterion, by (thesis id, position);
+        empty (re-ranking off, with a warning) when the re-ranker fails."""
+        assert self.reranker is not None
+        keys: list[tuple[str, int]] = []
+        spans: list[tuple[int, int]] = []
+        pairs: list[tuple[str, str]] = []
+        for model in self._models:
+            criteria = [self._criteria[i].criterion for i in model.indexes]
+            for position in model.scored:
+                own = criteria[position]
+                texts = [c.text for c in criteria if c is not own]
+                texts += [example for c in criteria for example in c.examples]
+                texts = list(dict.fromkeys(t for t in texts if t.strip()))[:REFERENCE_TEXTS]
+                keys.append((model.thesis_id, position))
+                spans.append((len(pairs), len(pairs) + len(texts)))
+                pairs += [(own.text, text) for text in texts]
+        logits = self._rerank_scores(pairs)
+        if logits is None:
+            return {}
+        references = {}
+        for key, (start, end) in zip(keys, spans, strict=True):
+            chosen = [float(x) for x in logits[start:end]]
+            if not chosen:
+                references[key] = _Reference(-10.0, REFERENCE_SPREAD)  # unrelated text's level
+                continue
+            mean = sum(chosen) / len(chosen)
+            spread = math.sqrt(sum((x - mean) ** 2 for x in chosen) / len(chosen))
+            references[key] = _Reference(mean, spread)
+        return references
+
+    def _rerank_scores(self, pairs: Sequence[tuple[str, str]]) -> list[float] | None:
+        """The re-ranker's logits for ``pairs``, or None (logged once) when it fails."""
+        assert self.reranker is not None
+        try:
+            logits = [float(x) for x in self.reranker.score(list(pairs))]
+            if len(logits) != len(pairs) or not all(math.isfinite(x) for x in logits):
+                raise ValueError(f"{len(logits)} scores (finite?) for {len(pairs)} pairs")
+        except Exception as error:  # a re-ranker must never break matching
+            if not self._rerank_warned:
+                self._rerank_warned = True
+                log.warning("re-ranking failed, matching without it: %s", error)
+            return None
+        return logits
+
     # ----------------------------------------------------------------------------- matching
 
     def match_batch(self, items: Sequence[Item], vectors: Any = None) -> list[list[Match]]:
@@ -175,6 +279,8 @@ class Matcher:
         assert self.embedder is not None
         matrix = item_matrix(vectors, len(items), self.embedder.dim)
         per_model = [model.vectors.score(matrix) for model in self._models]
+        if self.reranker is not None:
+            return self._match_reranked(items, per_model)
         return [
             self._match_scored(
                 item,
@@ -213,20 +319,78 @@ class Matcher:
         found: list[Match] = []
         for model, (semantic, raw) in per_thesis:
             rows = self._evidence(model, stems, item_direction, hits, semantic, raw)
-            decider = self._deciders.get(model.thesis_id)
-            chosen = self._hybrid_choices(model, rows)
-            if decider is not None:
-                # the learned model decides the confirm/kill criteria; watch stays hybrid
-                scored = set(model.scored)
-                chosen = [(p, s) for p, s in chosen if p not in scored]
-                features = pair_features([rows[p] for p in model.scored])
-                chosen += [(model.scored[k], score) for k, score in decider.decide(features)]
-            for position, score in sorted(chosen):
-                cc = self._criteria[model.indexes[position]]
-                matched = rows[position].terms or ()
-                snippet = best_sentence(item.text, matched, model.profiles[position])
-                similarity = round(rows[position].raw, 3)
-                found.append(_match(cc, score, matched, snippet, similarity))
+            found += self._decide(item, model, rows, rows)
+        return found
+
+    def _match_reranked(
+        self, items: Sequence[Item], per_model: Sequence[Sequence[tuple[Row, Row]]]
+    ) -> list[list[Match]]:
+        """Hybrid matching with the shortlists of the whole batch re-ranked in one call."""
+        evidence: list[list[list[Evidence]]] = []  # [item][model] -> rows
+        wanted: list[tuple[int, int, int]] = []  # (item row, model number, position)
+        pairs: list[tuple[str, str]] = []
+        for row, item in enumerate(items):
+            hits, stems, item_direction = self._item_context(item)
+            text = rerank_text(item)
+            per_item = []
+            for m, model in enumerate(self._models):
+                semantic, raw = per_model[m][row]
+                rows = self._evidence(model, stems, item_direction, hits, semantic, raw)
+                per_item.append(rows)
+                for position in self._shortlist(model, rows):
+                    wanted.append((row, m, position))
+                    pairs.append((self._criteria[model.indexes[position]].criterion.text, text))
+            evidence.append(per_item)
+        adjusted = [[list(rows) for rows in per_item] for per_item in evidence]
+        logits = self._rerank_scores(pairs) if pairs else None
+        if logits is not None:
+            for (row, m, position), logit in zip(wanted, logits, strict=True):
+                model = self._models[m]
+                z = self._references[(model.thesis_id, position)].z(logit)
+                plain = adjusted[row][m][position]
+                value = scoring.reranked(plain.value, z, self.settings)
+                adjusted[row][m][position] = replace(plain, value=value)
+        return [
+            [
+                match
+                for m, model in enumerate(self._models)
+                for match in self._decide(item, model, adjusted[row][m], evidence[row][m])
+            ]
+            for row, item in enumerate(items)
+        ]
+
+    def _shortlist(self, model: _ThesisModel, rows: Sequence[Evidence]) -> list[int]:
+        """Positions (within the thesis) of the confirm/kill criteria to re-rank for an item
+        (:func:`scoring.shortlist` over the candidates)."""
+        candidates = self._candidates(model, rows)
+        values = [rows[p].value for p in model.scored]
+        chosen = scoring.shortlist(values, [candidates[p] for p in model.scored], self.settings)
+        return [model.scored[k] for k in chosen]
+
+    def _decide(
+        self,
+        item: Item,
+        model: _ThesisModel,
+        rows: Sequence[Evidence],
+        plain: Sequence[Evidence],
+    ) -> list[Match]:
+        """The matches of one item on one thesis from its evidence ``rows`` (``plain``: the
+        same without re-ranking, which a learned decider reads)."""
+        decider = self._deciders.get(model.thesis_id)
+        chosen = self._hybrid_choices(model, rows)
+        if decider is not None:
+            # the learned model decides the confirm/kill criteria; watch stays hybrid
+            scored = set(model.scored)
+            chosen = [(p, s) for p, s in chosen if p not in scored]
+            features = pair_features([plain[p] for p in model.scored])
+            chosen += [(model.scored[k], score) for k, score in decider.decide(features)]
+        found: list[Match] = []
+        for position, score in sorted(chosen):
+            cc = self._criteria[model.indexes[position]]
+            matched = rows[position].terms or ()
+            snippet = best_sentence(item.text, matched, model.profiles[position])
+            similarity = round(rows[position].raw, 3)
+            found.append(_match(cc, score, matched, snippet, similarity))
         return found
 
     def _item_context(self, item: Item) -> tuple[dict[int, tuple[str, ...]], set[str], float]:
@@ -270,12 +434,8 @@ class Matcher:
             )
         return rows
 
-    def _hybrid_choices(
-        self, model: _ThesisModel, rows: Sequence[Evidence]
-    ) -> list[tuple[int, float]]:
-        """(position, score) of the criteria the rule's prior matches: candidates in
-        contention whose score reaches the threshold."""
-        settings = self.settings
+    def _candidates(self, model: _ThesisModel, rows: Sequence[Evidence]) -> list[bool]:
+        """Which criteria of the thesis may match the item at all."""
         # Generated queries are ORs of distinctive words: weak evidence. In automatic
         # rules the evidence alone decides (as in semantic mode); the query's matched
         # terms are still shown. In hand-tuned rules the query decides the candidates,
@@ -284,12 +444,21 @@ class Matcher:
         # a query-missed criterion is proposed only when no query of the thesis hit (new
         # wording): where the analyst's queries speak, they decide
         silent = all(row.terms is None for row in rows)
-        candidates = [
+        return [
             evidence_only
             or row.terms is not None
-            or (silent and row.value >= settings.propose_evidence)
+            or (silent and row.value >= self.settings.propose_evidence)
             for row in rows
         ]
+
+    def _hybrid_choices(
+        self, model: _ThesisModel, rows: Sequence[Evidence]
+    ) -> list[tuple[int, float]]:
+        """(position, score) of the criteria the rule's prior matches: candidates in
+        contention whose score reaches the threshold."""
+        settings = self.settings
+        evidence_only = self.mode == "semantic" or model.automatic
+        candidates = self._candidates(model, rows)
         in_contention = _contention(
             [self._criteria[i].criterion for i in model.indexes],
             [row.value if ok else -1.0 for row, ok in zip(rows, candidates, strict=True)],

@@ -64,6 +64,17 @@ class ScoringSettings:
     # criterion's evidence is right 80 % of the time (0.81, 16 items); on brief 97: 0.86.
     propose_evidence: float = 0.3
     direction_weight: float = 0.056  # how much agreeing/opposing direction cues move evidence
+    # Optional cross-encoder re-ranking (``Matcher(reranker=...)``, see :func:`shortlist` and
+    # :func:`reranked`): at most ``rerank_top`` confirm/kill candidates of a thesis within
+    # ``rerank_margin`` of its best evidence (and at least ``rerank_floor``) are re-scored,
+    # and their evidence moves by at most ``rerank_weight``. Chosen on brief 81 only (grid:
+    # weight 0.02-0.15, margin 0.045-0.2, top 2-3, best mean F1 of curated and automatic
+    # rules); every larger weight lowered brief 81's F1, and the margin made no difference
+    # at 0.02 (README "Models"). Re-ranking is off unless a re-ranker is given.
+    rerank_weight: float = 0.02
+    rerank_margin: float = 0.1
+    rerank_top: int = 2
+    rerank_floor: float = 0.1
 
 
 DEFAULT_SETTINGS = ScoringSettings()
@@ -199,6 +210,37 @@ def contenders(evidence: Sequence[float], margin: float) -> list[bool]:
         return []
     best = max(evidence)
     return [value >= best - margin for value in evidence]
+
+
+# --------------------------------------------------------------------------------- re-ranking
+
+
+def shortlist(
+    values: Sequence[float],
+    candidates: Sequence[bool],
+    settings: ScoringSettings = DEFAULT_SETTINGS,
+) -> list[int]:
+    """Which of one thesis' competing criteria a cross-encoder re-scores for one item: the
+    ``rerank_top`` best candidates by evidence, each within ``rerank_margin`` of the best and
+    at least ``rerank_floor``; empty unless two or more qualify (a lone contender has
+    nothing to be re-ranked against). Positions into ``values``, best first."""
+    ranked = sorted((i for i, ok in enumerate(candidates) if ok), key=lambda i: (-values[i], i))
+    if not ranked:
+        return []
+    best = values[ranked[0]]
+    chosen = [
+        i
+        for i in ranked[: max(0, settings.rerank_top)]
+        if values[i] >= best - settings.rerank_margin and values[i] >= settings.rerank_floor
+    ]
+    return chosen if len(chosen) >= 2 else []
+
+
+def reranked(value: float, z: float, settings: ScoringSettings = DEFAULT_SETTINGS) -> float:
+    """Evidence ``value`` moved by the cross-encoder's normalised score ``z`` (a z-score of
+    the criterion's logit): ``+ rerank_weight * tanh(z / 2)``, so by less than
+    ``rerank_weight`` either way, clipped to [0, 1]."""
+    return min(1.0, max(0.0, value + settings.rerank_weight * math.tanh(z / 2.0)))
 
 
 # ---------------------------------------------------------------------------------- direction

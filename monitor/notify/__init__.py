@@ -8,8 +8,10 @@ factory.py   notifier_from_env: pick one from SLACK_* settings
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
+from monitor.errors import NotifyError
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.factory import notifier_from_env
 from monitor.notify.render import (
@@ -19,7 +21,7 @@ from monitor.notify.render import (
     render_fallback,
 )
 from monitor.notify.slack import SlackBotNotifier, SlackWebhookNotifier
-from monitor.types import Alert, DeliveryReceipt
+from monitor.types import Alert, AlertGroup, DeliveryReceipt
 
 
 class Notifier(Protocol):
@@ -29,14 +31,29 @@ class Notifier(Protocol):
     ``console``, ``slack:#investing`` or ``slack-webhook``.
 
     ``send`` returns a :class:`DeliveryReceipt` once the destination accepted the alert, and
-    raises :class:`~monitor.errors.NotifyError` otherwise: ``retry_after`` is the number of
-    seconds the destination asked us to wait (HTTP 429), or None. A notifier never retries by
-    itself; the outbox owns retrying.
+    raises :class:`~monitor.errors.NotifyError` otherwise (``retry_after``, ``fault`` and
+    ``maybe_sent`` say what to do next). ``key`` identifies the delivery; a notifier that
+    ``verifies`` carries it in the message so that :meth:`find_posted` can find it again.
+    ``check`` says whether the destination is usable (None) or what is wrong with it. A
+    notifier never retries by itself; the outbox owns retrying.
     """
 
     channel: str
+    verifies: bool
 
-    def send(self, alert: Alert) -> DeliveryReceipt: ...
+    def send(self, alert: Alert, *, key: str | None = None) -> DeliveryReceipt: ...
+
+    def check(self) -> NotifyError | None: ...
+
+    def send_group(
+        self, group: AlertGroup, *, key: str, resume: bool = False
+    ) -> DeliveryReceipt: ...
+
+
+class VerifyingNotifier(Notifier, Protocol):
+    """A notifier that can look up whether a delivery reached the destination."""
+
+    def find_posted(self, key: str, since: datetime) -> DeliveryReceipt | None: ...
 
 
 __all__ = [
@@ -44,6 +61,7 @@ __all__ = [
     "Notifier",
     "SlackBotNotifier",
     "SlackWebhookNotifier",
+    "VerifyingNotifier",
     "escape_mrkdwn",
     "notifier_from_env",
     "render_blocks",

@@ -6,8 +6,9 @@ import logging
 from typing import TextIO
 
 from monitor.errors import NotifyError
+from monitor.notify.grouped import group_console
 from monitor.notify.render import render_console
-from monitor.types import Alert, DeliveryReceipt
+from monitor.types import Alert, AlertGroup, DeliveryReceipt
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +24,25 @@ class ConsoleNotifier:
         self.channel = "console"
         self._stream = stream
 
-    def send(self, alert: Alert) -> DeliveryReceipt:
+    verifies = False  # nothing to look up: a write either raised or happened
+
+    def send(self, alert: Alert, *, key: str | None = None) -> DeliveryReceipt:
         try:
             self._stream.write(render_console(alert) + "\n\n")
             self._stream.flush()
         except (OSError, ValueError) as e:  # ValueError: I/O operation on closed file
             raise NotifyError(self.channel, f"cannot write to the console: {e}") from e
         log.debug("printed alert for signal %s", alert.signal_id)
+        return DeliveryReceipt(channel=self.channel)
+
+    def check(self) -> NotifyError | None:
+        return None
+
+    def send_group(self, group: AlertGroup, *, key: str, resume: bool = False) -> DeliveryReceipt:
+        """Writes a group or digest in the console layout."""
+        try:
+            self._stream.write(group_console(group) + "\n\n")
+            self._stream.flush()
+        except (OSError, ValueError) as e:
+            raise NotifyError(self.channel, f"cannot write to the console: {e}") from e
         return DeliveryReceipt(channel=self.channel)

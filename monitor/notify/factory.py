@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from monitor.errors import ConfigError
 from monitor.notify.console import ConsoleNotifier
+from monitor.notify.routes import DEFAULT, Destination
 from monitor.notify.slack import SlackBotNotifier, SlackWebhookNotifier
 
 if TYPE_CHECKING:
@@ -49,7 +50,9 @@ def notifier_from_env(env: Mapping[str, str], stream: TextIO) -> Notifier:
         api_url = env.get("SLACK_API_URL", "").strip() or None
         if api_url is not None:
             _http_url(api_url, "SLACK_API_URL")
-        bot = SlackBotNotifier(token, channel, base_url=api_url)
+        # buttons only when SLACK_APP_TOKEN lets the daemon listen for them (Socket Mode)
+        buttons = bool(env.get("SLACK_APP_TOKEN", "").strip())
+        bot = SlackBotNotifier(token, channel, base_url=api_url, buttons=buttons)
         log.info("alerts go to Slack channel %s", channel)
         return bot
     webhook_url = env.get("SLACK_WEBHOOK_URL", "").strip()
@@ -59,3 +62,35 @@ def notifier_from_env(env: Mapping[str, str], stream: TextIO) -> Notifier:
         return hook
     log.info("no Slack settings: alerts go to the console")
     return ConsoleNotifier(stream)
+
+
+def destination_notifiers(
+    destinations: Mapping[str, Destination], env: Mapping[str, str], stream: TextIO
+) -> dict[str, Notifier]:
+    """A notifier per named destination of the config (``default`` aside, which is
+    :func:`notifier_from_env`'s). ConfigError when one cannot work: a Slack channel without
+    ``SLACK_BOT_TOKEN``, a webhook whose environment variable is unset or not http(s)."""
+    token = env.get("SLACK_BOT_TOKEN", "").strip()
+    api_url = env.get("SLACK_API_URL", "").strip() or None
+    buttons = bool(env.get("SLACK_APP_TOKEN", "").strip())
+    made: dict[str, Notifier] = {}
+    for name, d in destinations.items():
+        if name == DEFAULT:
+            continue
+        if d.slack_channel is not None:
+            if not token:
+                raise ConfigError(
+                    f"destination {name!r} posts to {d.slack_channel} through the bot: "
+                    "set SLACK_BOT_TOKEN"
+                )
+            made[name] = SlackBotNotifier(token, d.slack_channel, base_url=api_url, buttons=buttons)
+        elif d.webhook_env is not None:
+            url = env.get(d.webhook_env, "").strip()
+            if not url:
+                raise ConfigError(
+                    f"destination {name!r} is an incoming webhook: set {d.webhook_env} to its URL"
+                )
+            made[name] = SlackWebhookNotifier(_http_url(url, d.webhook_env))
+        else:
+            made[name] = ConsoleNotifier(stream)
+    return made

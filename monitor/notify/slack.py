@@ -13,13 +13,30 @@ Decisions:
   log through ``monitor.notify.slack.sdk``, held at INFO so those debug lines are never made.
 * Links are not unfurled (``unfurl_links``/``unfurl_media`` false): a feed must not be able
   to put a preview of arbitrary content into the channel.
+* **Errors say whose fault they are** (:class:`~monitor.errors.NotifyError` ``fault``): a
+  bad token or channel (:data:`ROUTE_ERRORS`) is the route's, every later alert would fail
+  the same way; a refused message (:data:`MESSAGE_ERRORS`) is that message's; the rest are
+  transient. A 5xx, a timeout or a connection cut after the request went out may have
+  posted the message (``maybe_sent``); a refused connection did not.
+* **Effectively once** (bot only): every post carries the delivery's key in Slack message
+  ``metadata`` (event type :data:`EVENT_TYPE`); :meth:`SlackBotNotifier.find_posted` reads
+  the channel's history since a time, with metadata, and returns the receipt of a message
+  with that key, so an attempt whose outcome is unknown is looked for before it is posted
+  again. Reading history needs the ``channels:history`` (``groups:history`` for a private
+  channel) scope; without it the bot is at-least-once and says so once. Incoming webhooks
+  can neither carry metadata nor read history: they stay at-least-once.
+* **Checks** (:meth:`SlackBotNotifier.check`): ``auth.test`` for the token, then the channel:
+  an ID through ``conversations.info`` (also whether the bot is a member), a ``#name``
+  through ``conversations.list`` (at most :data:`MAX_LIST_PAGES` pages). A check that lacks
+  the scope to look is inconclusive, not a failure.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.client import HTTPException
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,8 +47,9 @@ from slack_sdk.webhook import WebhookClient
 
 from monitor.decide import parse_retry_after
 from monitor.errors import NotifyError
+from monitor.notify.grouped import group_messages
 from monitor.notify.render import render_blocks, render_fallback
-from monitor.types import Alert, DeliveryReceipt
+from monitor.types import Alert, AlertGroup, DeliveryReceipt
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +60,10 @@ def _drop_debug(record: logging.LogRecord) -> bool:
 
 # slack-sdk's debug lines hold the full webhook URL and request bodies: never make them
 # (the level stops the SDK from building them; the filter holds if someone lowers the level).
+# Its ERROR lines repeat, out of context, failures the outbox reports itself with what to
+# do, so only its CRITICAL ones pass.
 _sdk_log = logging.getLogger(__name__ + ".sdk")
-_sdk_log.setLevel(logging.INFO)
+_sdk_log.setLevel(logging.CRITICAL)
 _sdk_log.addFilter(_drop_debug)
 
 _TOKEN_HINT = "check that SLACK_BOT_TOKEN is a current bot token (xoxb-…) with the chat:write scope"
@@ -67,6 +87,36 @@ _API_HINTS: dict[str, str] = {
     "invalid_blocks": "Slack rejected the message blocks (a rendering bug; please report)",
     "msg_too_long": "Slack rejected the message as too long (a rendering bug; please report)",
 }
+# ok:false errors that every alert to this destination would get: the route is unhealthy
+ROUTE_ERRORS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "token_expired",
+        "account_inactive",
+        "missing_scope",
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "restricted_action",
+        "no_service",
+        "no_active_hooks",
+        "channel_is_archived",
+        "action_prohibited",
+        "invalid_token",
+    }
+)
+# ok:false errors about this one message: it is set aside, the queue goes on
+MESSAGE_ERRORS = frozenset(
+    {"invalid_blocks", "msg_too_long", "no_text", "invalid_payload", "invalid_metadata_format"}
+)
+EVENT_TYPE = "monitor_alert"
+MAX_LIST_PAGES = 20
+MAX_HISTORY_PAGES = 10
+GROUP_LOOKBACK = timedelta(hours=1)  # how far back a resumed group looks for its parts
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+
 _WEBHOOK_HINTS: dict[str, str] = {
     "no_service": "the webhook is unknown or was removed: create a new SLACK_WEBHOOK_URL",
     "no_active_hooks": "the webhook is disabled: create a new SLACK_WEBHOOK_URL",
@@ -88,13 +138,32 @@ def retry_after_seconds(headers: Mapping[str, Any]) -> float | None:
     return None
 
 
-def _http_failure(channel: str, status: int, headers: Mapping[str, Any], what: str) -> NotifyError:
+def _http_failure(
+    channel: str, status: int, headers: Mapping[str, Any], what: str, code: str | None = None
+) -> NotifyError:
     if status == 429:
         retry_after = retry_after_seconds(headers)
         return NotifyError(channel, "rate limited by Slack (HTTP 429)", retry_after=retry_after)
     if status >= 500:
-        return NotifyError(channel, f"Slack is unavailable (HTTP {status}); will retry")
-    return NotifyError(channel, f"{what} (HTTP {status})")
+        return NotifyError(
+            channel, f"Slack is unavailable (HTTP {status}); will retry", maybe_sent=True
+        )
+    return NotifyError(channel, f"{what} (HTTP {status})", fault=_fault(code), code=code)
+
+
+def _fault(code: str | None) -> Any:
+    if code in ROUTE_ERRORS:
+        return "route"
+    if code in MESSAGE_ERRORS:
+        return "message"
+    return "transient"
+
+
+def _transport_failure(channel: str, what: str, e: BaseException) -> NotifyError:
+    """A request that got no answer: sent, unless the connection was refused."""
+    reason = getattr(e, "reason", None)
+    refused = isinstance(e, ConnectionRefusedError) or isinstance(reason, ConnectionRefusedError)
+    return NotifyError(channel, f"{what}: {_reason(e)}", maybe_sent=not refused)
 
 
 class SlackBotNotifier:
@@ -106,11 +175,22 @@ class SlackBotNotifier:
     Raises :class:`NotifyError` as described in the module docstring.
     """
 
+    verifies = True  # find_posted can tell whether a message was posted
+
     def __init__(
-        self, token: str, channel: str, *, base_url: str | None = None, timeout: float = 10.0
+        self,
+        token: str,
+        channel: str,
+        *,
+        base_url: str | None = None,
+        timeout: float = 10.0,
+        buttons: bool = False,
     ) -> None:
         self.channel = f"slack:{channel}"
+        self.buttons = buttons  # feedback buttons: only when a listener handles them
         self._slack_channel = channel
+        self._channel_id: str | None = channel if _CHANNEL_ID.match(channel) else None
+        self._history_warned = False
         self._client = WebClient(
             token=token,
             base_url=base_url or WebClient.BASE_URL,
@@ -119,22 +199,160 @@ class SlackBotNotifier:
             retry_handlers=[],
         )
 
-    def send(self, alert: Alert) -> DeliveryReceipt:
+    def send(self, alert: Alert, *, key: str | None = None) -> DeliveryReceipt:
+        extra: dict[str, Any] = {}
+        if key is not None:
+            extra["metadata"] = {
+                "event_type": EVENT_TYPE,
+                "event_payload": {"key": key, "signal": alert.signal_id},
+            }
         try:
             response = self._client.chat_postMessage(
                 channel=self._slack_channel,
                 text=render_fallback(alert),
-                blocks=render_blocks(alert),
+                blocks=render_blocks(alert, buttons=self.buttons),
                 unfurl_links=False,
                 unfurl_media=False,
+                **extra,
             )
         except SlackApiError as e:
             raise self._api_failure(e) from e
         except (SlackClientError, OSError, HTTPException) as e:  # refused, timeout, cut off
-            raise NotifyError(self.channel, f"cannot reach Slack: {_reason(e)}") from e
+            raise _transport_failure(self.channel, "cannot reach Slack", e) from e
         ts = response.get("ts")
+        if isinstance(response.get("channel"), str):
+            self._channel_id = str(response["channel"])
         log.info("posted signal %s to %s (ts %s)", alert.signal_id, self.channel, ts)
         return DeliveryReceipt(channel=self.channel, ts=str(ts) if ts is not None else None)
+
+    def send_group(self, group: AlertGroup, *, key: str, resume: bool = False) -> DeliveryReceipt:
+        """Post a group or digest, part by part, each part carrying ``key/p<n>``. With
+        ``resume`` (an earlier attempt's outcome is unknown) the parts already in the
+        channel are not posted again. The receipt is the first part's."""
+        first: str | None = None
+        since = datetime.now(UTC) - GROUP_LOOKBACK
+        for n, message in enumerate(group_messages(group)):
+            part = f"{key}/p{n}"
+            found = self.find_posted(part, since) if resume else None
+            if found is None:
+                found = self._post(message.text, message.blocks, part)
+            first = first if first is not None else found.ts
+        return DeliveryReceipt(channel=self.channel, ts=first)
+
+    def _post(self, text: str, blocks: list[dict[str, Any]], key: str) -> DeliveryReceipt:
+        try:
+            response = self._client.chat_postMessage(
+                channel=self._slack_channel,
+                text=text,
+                blocks=blocks,
+                unfurl_links=False,
+                unfurl_media=False,
+                metadata={"event_type": EVENT_TYPE, "event_payload": {"key": key}},
+            )
+        except SlackApiError as e:
+            raise self._api_failure(e) from e
+        except (SlackClientError, OSError, HTTPException) as e:
+            raise _transport_failure(self.channel, "cannot reach Slack", e) from e
+        if isinstance(response.get("channel"), str):
+            self._channel_id = str(response["channel"])
+        ts = response.get("ts")
+        return DeliveryReceipt(channel=self.channel, ts=str(ts) if ts is not None else None)
+
+    def check(self) -> NotifyError | None:
+        """None when the token works and the channel exists with the bot in it (or the
+        token lacks the scope to look); else the problem, as :meth:`send` would raise it."""
+        try:
+            self._client.auth_test()
+            self._resolve_channel()
+        except SlackApiError as e:
+            failure = self._api_failure(e)
+            if failure.code == "missing_scope" and "auth" not in failure.message:
+                return None  # cannot look at channels: the first post will tell
+            return failure
+        except (SlackClientError, OSError, HTTPException) as e:
+            return _transport_failure(self.channel, "cannot reach Slack", e)
+        except NotifyError as e:
+            return e
+        return None
+
+    def find_posted(self, key: str, since: datetime) -> DeliveryReceipt | None:
+        """The receipt of the message carrying ``key`` posted since ``since``, or None.
+        Raises NotifyError (transient) when history cannot be read now; returns None, after
+        a warning once, when the token may not read it (at-least-once then)."""
+        try:
+            channel_id = self._resolve_channel()
+            cursor: str | None = None
+            for _ in range(MAX_HISTORY_PAGES):
+                page = self._client.conversations_history(
+                    channel=channel_id,
+                    oldest=f"{since.timestamp():.6f}",
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+                for message in page.get("messages") or []:
+                    metadata = message.get("metadata") or {}
+                    payload = metadata.get("event_payload") or {}
+                    if metadata.get("event_type") == EVENT_TYPE and payload.get("key") == key:
+                        return DeliveryReceipt(channel=self.channel, ts=str(message.get("ts")))
+                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+                if not page.get("has_more") or not cursor:
+                    return None
+        except SlackApiError as e:
+            failure = self._api_failure(e)
+            if failure.code in ("missing_scope", "not_allowed_token_type"):
+                if not self._history_warned:
+                    self._history_warned = True
+                    log.warning(
+                        "%s: the bot token may not read the channel's history (add the "
+                        "channels:history or groups:history scope): a delivery whose outcome "
+                        "was lost is posted again, so it may appear twice",
+                        self.channel,
+                    )
+                return None
+            raise failure from e
+        except (SlackClientError, OSError, HTTPException) as e:
+            raise _transport_failure(self.channel, "cannot read Slack history", e) from e
+        return None
+
+    def _resolve_channel(self) -> str:
+        """The channel's ID (looked up once by name); raises SlackApiError or NotifyError."""
+        if self._channel_id is not None:
+            info = self._client.conversations_info(channel=self._channel_id)
+            self._require_member(info.get("channel") or {})
+            return self._channel_id
+        name = self._slack_channel.lstrip("#")
+        cursor: str | None = None
+        for _ in range(MAX_LIST_PAGES):
+            page = self._client.conversations_list(
+                types="public_channel,private_channel",
+                exclude_archived=True,
+                limit=200,
+                cursor=cursor,
+            )
+            for channel in page.get("channels") or []:
+                if channel.get("name") == name:
+                    self._require_member(channel)
+                    self._channel_id = str(channel["id"])
+                    return self._channel_id
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+        raise NotifyError(
+            self.channel,
+            f"channel_not_found: {_API_HINTS['channel_not_found']}",
+            fault="route",
+            code="channel_not_found",
+        )
+
+    def _require_member(self, channel: Mapping[str, Any]) -> None:
+        if channel.get("is_archived"):
+            code = "is_archived"
+        elif channel.get("is_member") is False:
+            code = "not_in_channel"
+        else:
+            return
+        raise NotifyError(self.channel, f"{code}: {_API_HINTS[code]}", fault="route", code=code)
 
     def _api_failure(self, e: SlackApiError) -> NotifyError:
         status = e.response.status_code
@@ -143,7 +361,7 @@ class SlackBotNotifier:
         if status == 429 or status >= 500:
             return _http_failure(self.channel, status, e.response.headers, error)
         hint = _API_HINTS.get(error, "Slack refused the message")
-        return NotifyError(self.channel, f"{error}: {hint}")
+        return NotifyError(self.channel, f"{error}: {hint}", fault=_fault(error), code=error)
 
 
 class SlackWebhookNotifier:
@@ -163,24 +381,42 @@ class SlackWebhookNotifier:
             retry_handlers=[],
         )
 
-    def send(self, alert: Alert) -> DeliveryReceipt:
+    verifies = False  # a webhook cannot read back what it posted: at-least-once
+
+    def send(self, alert: Alert, *, key: str | None = None) -> DeliveryReceipt:
+        """Posts the alert; ``key`` is ignored (a webhook carries no metadata)."""
+        self._send(render_fallback(alert), render_blocks(alert))
+        log.info("posted signal %s to webhook host %s", alert.signal_id, self.host)
+        return DeliveryReceipt(channel=self.channel)
+
+    def _send(self, text: str, blocks: list[dict[str, Any]]) -> None:
         try:
             response = self._client.send(
-                text=render_fallback(alert),
-                blocks=render_blocks(alert),
+                text=text,
+                blocks=blocks,
                 unfurl_links=False,
                 unfurl_media=False,
             )
         except (SlackClientError, OSError, HTTPException) as e:
-            raise NotifyError(
-                self.channel, f"cannot reach webhook host {self.host}: {_reason(e)}"
+            raise _transport_failure(
+                self.channel, f"cannot reach webhook host {self.host}", e
             ) from e
         status = response.status_code
         if status != 200:
             error = (response.body or "").strip()[:100]
             hint = _WEBHOOK_HINTS.get(error, f"webhook host {self.host} refused the message")
-            raise _http_failure(self.channel, status, response.headers, f"{error}: {hint}")
-        log.info("posted signal %s to webhook host %s", alert.signal_id, self.host)
+            raise _http_failure(self.channel, status, response.headers, f"{error}: {hint}", error)
+
+    def check(self) -> NotifyError | None:
+        """A webhook cannot be checked without posting: None (healthy until a post fails)."""
+        return None
+
+    def send_group(self, group: AlertGroup, *, key: str, resume: bool = False) -> DeliveryReceipt:
+        """Post a group or digest part by part (at-least-once: nothing to look up)."""
+        messages = group_messages(group)
+        for message in messages:
+            self._send(message.text, message.blocks)
+        log.info("posted %d message(s) to webhook host %s", len(messages), self.host)
         return DeliveryReceipt(channel=self.channel)
 
 

@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection
 from monitor.errors import StorageError
 from monitor.store.tables import deliveries as deliveries_t
 from monitor.store.tables import sources as sources_t
+from monitor.types import UNSENT_STATUSES
 
 
 def free(lease_until: Any, now: datetime) -> Any:
@@ -93,7 +94,7 @@ def claim_deliveries(
         return set()
     query = select(deliveries_t.c.id).where(
         deliveries_t.c.id.in_(list(ids)),
-        deliveries_t.c.status.in_(["pending", "failed"]),
+        deliveries_t.c.status.in_(UNSENT_STATUSES),
         free(deliveries_t.c.lease_until, now),
     )
     if postgres:

@@ -28,12 +28,10 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Join,
-    Select,
     Table,
     and_,
     bindparam,
@@ -46,13 +44,24 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine, Row, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.sql.elements import BindParameter
 
 from monitor.errors import StorageError
 from monitor.store import leases
 from monitor.store import migrate as migrations
+from monitor.store.deliveries import DeliveryQueries
+from monitor.store.mutes import MuteQueries
+from monitor.store.rows import (
+    AnyRow,
+    newest_first,
+    signal_query,
+    to_signal,
+    to_source_health,
+    to_stored_item,
+    with_sources,
+)
 from monitor.store.tables import criteria as criteria_t
 from monitor.store.tables import deliveries as deliveries_t
 from monitor.store.tables import feedback as feedback_t
@@ -65,19 +74,17 @@ from monitor.store.tables import theses as theses_t
 from monitor.store.tables import thesis_progress as thesis_progress_t
 from monitor.types import (
     POLARITIES,
-    DeliveryTask,
     FoundMatch,
     Item,
     Match,
-    Polarity,
     PollOutcome,
     PruneReport,
+    QueuedDelivery,
     RecordedSignal,
     Signal,
     SourceConfig,
     SourceHealth,
     StoredItem,
-    StorySource,
     Thesis,
     ThesisProgress,
     ThesisSummary,
@@ -88,8 +95,6 @@ log = logging.getLogger(__name__)
 SQLITE_BUSY_TIMEOUT_MS = 5000
 MIGRATION_LOCK = 0x6D6F6E69  # "moni": the PostgreSQL advisory lock held while migrating
 _WRITE = "monitor_write"
-AnyRow = Row[*tuple[Any, ...]]
-DeliveryStatus = Literal["pending", "sent", "failed"]
 
 
 def link_key(link: str | None) -> str | None:
@@ -103,7 +108,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(UTC)
 
 
-class SqlStore:
+class SqlStore(DeliveryQueries, MuteQueries):
     """The signal store over one database URL (``sqlite:///path`` or ``postgresql+psycopg://``).
 
     Raises ``StorageError`` for anything the database refuses or when it cannot be reached.
@@ -254,7 +259,7 @@ class SqlStore:
         if active_only:
             query = query.where(sources_t.c.active.is_(True))
         with self._transaction("reading sources", write=False) as conn:
-            return [_source_health(r) for r in conn.execute(query)]
+            return [to_source_health(r) for r in conn.execute(query)]
 
     def claim_due_sources(
         self, owner: str, now: datetime, lease: timedelta, limit: int | None = None
@@ -266,7 +271,7 @@ class SqlStore:
             rows = leases.claim_sources(
                 conn, owner=owner, now=now, lease=lease, postgres=not self._sqlite, limit=limit
             )
-        return [_source_health(r) for r in rows]
+        return [to_source_health(r) for r in rows]
 
     def release_sources(self, names: Sequence[str], owner: str) -> None:
         """Give back claims of ``owner`` on sources it did not poll (it is stopping)."""
@@ -317,7 +322,7 @@ class SqlStore:
     def get_source_health(self, name: str) -> SourceHealth | None:
         with self._transaction("reading a source", write=False) as conn:
             row = conn.execute(select(sources_t).where(sources_t.c.name == name)).first()
-        return None if row is None else _source_health(row)
+        return None if row is None else to_source_health(row)
 
     def record_poll(
         self,
@@ -492,7 +497,7 @@ class SqlStore:
         """The stored items with these ids, in the order asked; unknown ids are left out."""
         with self._transaction("reading items", write=False) as conn:
             rows = conn.execute(select(items_t).where(items_t.c.id.in_(list(ids)))).all()
-        by_id = {r.id: _stored_item(r) for r in rows}
+        by_id = {r.id: to_stored_item(r) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
 
     def items_since(self, since: datetime | None) -> list[StoredItem]:
@@ -500,7 +505,7 @@ class SqlStore:
         if since is not None:
             query = query.where(items_t.c.first_seen >= since)
         with self._transaction("reading items", write=False) as conn:
-            return [_stored_item(r) for r in conn.execute(query)]
+            return [to_stored_item(r) for r in conn.execute(query)]
 
     def items_between(
         self, after_id: int, before_id: int, since: datetime, limit: int
@@ -514,7 +519,7 @@ class SqlStore:
             .limit(limit)
         )
         with self._transaction("reading items", write=False) as conn:
-            return [_stored_item(r) for r in conn.execute(query)]
+            return [to_stored_item(r) for r in conn.execute(query)]
 
     def first_item_id_since(self, since: datetime) -> int:
         """The smallest id of the items first seen since ``since`` (0 when there is none)."""
@@ -629,18 +634,19 @@ class SqlStore:
     def record_matches(
         self,
         found: Sequence[FoundMatch],
-        channel: str,
+        channel: str | Callable[[FoundMatch], Sequence[QueuedDelivery]],
         now: datetime,
         *,
         item_ids: Sequence[int] = (),
         progress: Mapping[str, tuple[str, int]] | None = None,
         admit: Callable[[list[FoundMatch]], list[bool]] | None = None,
     ) -> list[RecordedSignal]:
-        """In one transaction: store the signals of ``found``, queue a delivery to ``channel``
-        for each new signal that asks for an alert and that ``admit`` lets through (all, by
-        default), mark ``item_ids`` matched and advance each thesis's matching progress to
-        the given item id. A failure changes nothing, so the next cycle matches the same
-        items again: nothing is lost between storing and matching."""
+        """In one transaction: store the signals of ``found``, queue deliveries for each new
+        signal that asks for an alert and that ``admit`` lets through (all, by default): to
+        ``channel``, due now, or where and when ``channel(found)`` plans (the routes), mark
+        ``item_ids`` matched and advance each thesis's matching progress to the given item
+        id. A failure changes nothing, so the next cycle matches the same items again:
+        nothing is lost between storing and matching."""
         with self._transaction("storing signals") as conn:
             created = self._add_signals(
                 conn,
@@ -651,7 +657,12 @@ class SqlStore:
             wanting = [(sid, found[n]) for sid, n in created if found[n].alert]
             flags = admit([f for _, f in wanting]) if admit else [True] * len(wanting)
             alerted = {sid for (sid, _), ok in zip(wanting, flags, strict=True) if ok}
-            self._enqueue(conn, [sid for sid, _ in wanting if sid in alerted], channel, now)
+            if isinstance(channel, str):
+                self._enqueue(conn, [sid for sid, _ in wanting if sid in alerted], channel, now)
+            else:
+                self._enqueue_planned(
+                    conn, [(sid, channel(f)) for sid, f in wanting if sid in alerted], now
+                )
             for start in range(0, len(item_ids), 500):
                 conn.execute(
                     update(items_t)
@@ -835,7 +846,7 @@ class SqlStore:
             query = query.where(items_t.c.id <= upto)
         query = query.order_by(items_t.c.id).limit(limit)
         with self._transaction("reading items to match", write=False) as conn:
-            return [_stored_item(r) for r in conn.execute(query)]
+            return [to_stored_item(r) for r in conn.execute(query)]
 
     def assign_stories(self, pairs: Sequence[tuple[int, int]]) -> None:
         """Mark items as repeats: (item id, id of the story's first item)."""
@@ -855,9 +866,9 @@ class SqlStore:
 
     def get_signals(self, ids: Sequence[int]) -> list[Signal]:
         """The signals with these ids, in the order asked; unknown ids are left out."""
-        query = _signal_query().where(signals_t.c.id.in_(list(ids)))
+        query = signal_query().where(signals_t.c.id.in_(list(ids)))
         with self._transaction("reading signals", write=False) as conn:
-            found = _with_sources(conn, [_signal(r) for r in conn.execute(query)])
+            found = with_sources(conn, [to_signal(r) for r in conn.execute(query)])
         by_id = {s.id: s for s in found}
         return [by_id[i] for i in ids if i in by_id]
 
@@ -880,11 +891,11 @@ class SqlStore:
             conditions.append(signals_t.c.created_at >= since)
         if source is not None:
             conditions.append(items_t.c.source == source)
-        query = _newest_first(_signal_query().where(*conditions))
+        query = newest_first(signal_query().where(*conditions))
         if limit is not None:
             query = query.limit(limit)
         with self._transaction("reading signals", write=False) as conn:
-            return _with_sources(conn, [_signal(r) for r in conn.execute(query)])
+            return with_sources(conn, [to_signal(r) for r in conn.execute(query)])
 
     def thesis_summaries(self, now: datetime) -> list[ThesisSummary]:
         """One summary per active thesis, by id: signal counts per polarity over 7 and 30 days."""
@@ -913,7 +924,7 @@ class SqlStore:
                         counts[thesis_id][key] = count
             for t in active:
                 latest = conn.execute(
-                    _newest_first(_signal_query().where(signals_t.c.thesis_id == t.id)).limit(1)
+                    newest_first(signal_query().where(signals_t.c.thesis_id == t.id)).limit(1)
                 ).first()
                 summaries.append(
                     ThesisSummary(
@@ -922,7 +933,7 @@ class SqlStore:
                         counts=counts[t.id],
                         latest=None
                         if latest is None
-                        else _with_sources(conn, [_signal(latest)])[0],
+                        else with_sources(conn, [to_signal(latest)])[0],
                     )
                 )
         return summaries
@@ -1061,193 +1072,6 @@ class SqlStore:
             counts[(sig.thesis_id, sig.criterion_id)] = (useful, noise)
         return counts
 
-    # -- delivery outbox ----------------------------------------------------------------------
-
-    def enqueue_deliveries(self, signal_ids: Sequence[int], channel: str, now: datetime) -> None:
-        """One pending delivery per (signal, channel); enqueuing again changes nothing."""
-        with self._transaction(f"queueing deliveries to {channel}") as conn:
-            self._enqueue(conn, signal_ids, channel, now)
-
-    def _enqueue(
-        self,
-        conn: Connection,
-        signal_ids: Sequence[int],
-        channel: str,
-        now: datetime,
-    ) -> None:
-        rows = [
-            {
-                "signal_id": signal_id,
-                "channel": channel,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt": now,
-                "created_at": now,
-            }
-            for signal_id in signal_ids
-        ]
-        self._insert_many(conn, deliveries_t, rows)
-
-    def add_more(self, signal_id: int, more: int, channel: str) -> None:
-        """The alert of ``signal_id`` (queued to ``channel``) also stands for ``more``
-        capped signals (see ``decide.AlertCaps``); a sent one is left as it is."""
-        with self._transaction(f"counting capped signals into an alert to {channel}") as conn:
-            conn.execute(
-                update(deliveries_t)
-                .where(
-                    deliveries_t.c.signal_id == signal_id,
-                    deliveries_t.c.channel == channel,
-                    deliveries_t.c.status.in_(["pending", "failed"]),
-                )
-                .values(more=deliveries_t.c.more + more)
-            )
-
-    def requeue_deliveries(self, channel: str, now: datetime) -> int:
-        """Move unsent deliveries queued for another channel (the Slack settings changed)
-        to ``channel``, due now; returns how many moved. None is dropped."""
-        moved = 0
-        with self._transaction(f"requeueing deliveries to {channel}") as conn:
-            stranded = conn.execute(
-                select(deliveries_t.c.id, deliveries_t.c.signal_id).where(
-                    deliveries_t.c.channel != channel,
-                    deliveries_t.c.status.in_(["pending", "failed"]),
-                )
-            ).all()
-            for r in stranded:
-                taken = conn.execute(
-                    select(deliveries_t.c.id).where(
-                        deliveries_t.c.signal_id == r.signal_id, deliveries_t.c.channel == channel
-                    )
-                ).first()
-                if taken is None:
-                    conn.execute(
-                        update(deliveries_t)
-                        .where(deliveries_t.c.id == r.id)
-                        .values(channel=channel, next_attempt=now)
-                    )
-                    moved += 1
-        return moved
-
-    def due_deliveries(self, channel: str, now: datetime, limit: int = 100) -> list[DeliveryTask]:
-        """The due head of the channel's queue: pending or failed deliveries in queue order
-        (delivery id, i.e. when they were enqueued), up to the first one whose
-        ``next_attempt`` has not come. An alert waiting for its retry holds back the younger
-        ones, so alerts go out in the order their signals were found, across restarts too.
-        """
-        query = (
-            select(
-                *_signal_columns(),
-                deliveries_t.c.id.label("delivery_id"),
-                deliveries_t.c.channel,
-                deliveries_t.c.attempts,
-                deliveries_t.c.status,
-                deliveries_t.c.last_error,
-                deliveries_t.c.next_attempt,
-                deliveries_t.c.more,
-            )
-            .select_from(
-                _signal_join().join(deliveries_t, deliveries_t.c.signal_id == signals_t.c.id)
-            )
-            .where(
-                deliveries_t.c.channel == channel,
-                deliveries_t.c.status.in_(["pending", "failed"]),
-                leases.free(deliveries_t.c.lease_until, now),  # not in another replica's hands
-            )
-            .order_by(deliveries_t.c.id)
-            .limit(limit)
-        )
-        with self._transaction(f"reading deliveries to {channel}", write=False) as conn:
-            rows = conn.execute(query).all()
-        due = []
-        for r in rows:
-            if r.next_attempt is not None and r.next_attempt > now:
-                break
-            due.append(r)
-        return [
-            DeliveryTask(
-                id=r.delivery_id,
-                signal=_signal(r),
-                channel=r.channel,
-                attempts=r.attempts,
-                status=cast(DeliveryStatus, r.status),
-                last_error=r.last_error,
-                next_attempt=r.next_attempt,
-                more=r.more,
-            )
-            for r in due
-        ]
-
-    def claim_deliveries(
-        self, channel: str, owner: str, now: datetime, lease: timedelta, limit: int = 20
-    ) -> list[DeliveryTask]:
-        """The due head of the queue (:meth:`due_deliveries`), claimed for ``lease``: rows
-        another replica holds are skipped (``SKIP LOCKED``), so no delivery is sent twice
-        because two replicas sent it. Marking one sent or failed releases it."""
-        head = self.due_deliveries(channel, now, limit)
-        with self._transaction(f"claiming deliveries to {channel}") as conn:
-            got = leases.claim_deliveries(
-                conn,
-                [t.id for t in head],
-                owner=owner,
-                now=now,
-                lease=lease,
-                postgres=not self._sqlite,
-            )
-        return [t for t in head if t.id in got]
-
-    def release_deliveries(self, ids: Sequence[int]) -> None:
-        """Give claimed, unsent deliveries back at once (instead of when the lease ends)."""
-        if not ids:
-            return
-        with self._transaction("releasing deliveries") as conn:
-            conn.execute(
-                update(deliveries_t)
-                .where(deliveries_t.c.id.in_(list(ids)))
-                .values(lease_owner=None, lease_until=None)
-            )
-
-    def mark_sent(self, delivery_id: int, now: datetime, ts: str | None) -> None:
-        self._update_delivery(
-            delivery_id,
-            lease_owner=None,
-            lease_until=None,
-            status="sent",
-            attempts=deliveries_t.c.attempts + 1,
-            slack_ts=ts,
-            sent_at=now,
-        )
-
-    def mark_failed(
-        self, delivery_id: int, now: datetime, error: str, next_attempt: datetime
-    ) -> None:
-        self._update_delivery(
-            delivery_id,
-            lease_owner=None,
-            lease_until=None,
-            status="failed",
-            attempts=deliveries_t.c.attempts + 1,
-            last_error=error,
-            next_attempt=next_attempt,
-        )
-
-    def _update_delivery(self, delivery_id: int, **values: Any) -> None:
-        with self._transaction(f"updating delivery {delivery_id}") as conn:
-            result = conn.execute(
-                update(deliveries_t).where(deliveries_t.c.id == delivery_id).values(**values)
-            )
-            if result.rowcount == 0:
-                raise StorageError(f"unknown delivery {delivery_id}")
-
-    def delivery_counts(self) -> dict[str, int]:
-        """Deliveries per status; "pending", "sent" and "failed" are always present."""
-        counts = {"pending": 0, "sent": 0, "failed": 0}
-        with self._transaction("counting deliveries", write=False) as conn:
-            rows = conn.execute(
-                select(deliveries_t.c.status, func.count()).group_by(deliveries_t.c.status)
-            )
-            counts.update({status: n for status, n in rows})
-        return counts
-
 
 # -- SQLite setup -------------------------------------------------------------------------------
 
@@ -1279,156 +1103,3 @@ def _install_sqlite_pragmas(engine: Engine) -> None:
     def on_begin(conn: Connection) -> None:
         write = conn.get_execution_options().get(_WRITE, True)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-
-# -- rows to plain data -------------------------------------------------------------------------
-
-
-def _source_health(r: AnyRow) -> SourceHealth:
-    return SourceHealth(
-        name=r.name,
-        url=r.url,
-        interval=timedelta(seconds=r.interval_seconds),
-        tags=r.tags,
-        last_attempt=r.last_attempt,
-        last_success=r.last_success,
-        http_status=r.http_status,
-        last_error=r.last_error,
-        consecutive_failures=r.consecutive_failures,
-        next_poll=r.next_poll,
-        etag=r.etag,
-        last_modified=r.last_modified,
-        learned_interval=(
-            timedelta(seconds=r.learned_interval_seconds)
-            if r.learned_interval_seconds is not None
-            else None
-        ),
-        parked_since=r.parked_since,
-        created_at=r.created_at,
-    )
-
-
-def _stored_item(r: AnyRow) -> StoredItem:
-    return StoredItem(
-        id=r.id,
-        item=Item(
-            source=r.source,
-            item_id=r.item_id,
-            title=r.title,
-            summary=r.summary,
-            link=r.link,
-            published=r.published,
-            updated=r.updated,
-            authors=r.authors,
-            tags=r.tags,
-        ),
-        first_seen=r.first_seen,
-        story_id=r.story_id,
-    )
-
-
-def _signal_columns() -> list[ColumnElement[Any]]:
-    return [
-        signals_t.c.id,
-        signals_t.c.created_at,
-        signals_t.c.thesis_id,
-        theses_t.c.title.label("thesis_title"),
-        signals_t.c.criterion_id,
-        criteria_t.c.text.label("criterion_text"),
-        signals_t.c.polarity,
-        signals_t.c.score,
-        signals_t.c.similarity,
-        signals_t.c.matched_terms,
-        signals_t.c.snippet,
-        signals_t.c.backfilled,
-        signals_t.c.judge_reason,
-        signals_t.c.item_id,
-        items_t.c.title.label("item_title"),
-        items_t.c.link.label("item_link"),
-        items_t.c.source,
-        items_t.c.published,
-        items_t.c.updated,
-    ]
-
-
-def _signal_join() -> Join:
-    return (
-        signals_t.join(items_t, items_t.c.id == signals_t.c.item_id)
-        .join(
-            criteria_t,
-            and_(
-                criteria_t.c.thesis_id == signals_t.c.thesis_id,
-                criteria_t.c.id == signals_t.c.criterion_id,
-            ),
-        )
-        .join(theses_t, theses_t.c.id == signals_t.c.thesis_id)
-    )
-
-
-def _signal_query() -> Select[Any]:
-    """Signals joined with their item, criterion and thesis: the columns ``_signal`` reads."""
-    return select(*_signal_columns()).select_from(_signal_join())
-
-
-def _newest_first(query: Select[Any]) -> Select[Any]:
-    return query.order_by(signals_t.c.created_at.desc(), signals_t.c.id.desc())
-
-
-def _with_sources(conn: Connection, found: list[Signal]) -> list[Signal]:
-    """Attach each signal's story sources, earliest first (published, else first seen)."""
-    if not found:
-        return found
-    rows = conn.execute(
-        select(
-            signal_sources_t.c.signal_id,
-            items_t.c.id,
-            items_t.c.source,
-            items_t.c.link,
-            items_t.c.published,
-            items_t.c.first_seen,
-        )
-        .select_from(signal_sources_t.join(items_t, items_t.c.id == signal_sources_t.c.item_id))
-        .where(signal_sources_t.c.signal_id.in_([s.id for s in found]))
-    ).all()
-    by_signal: dict[int, list[AnyRow]] = {}
-    for r in rows:
-        by_signal.setdefault(r.signal_id, []).append(r)
-    out = []
-    for sig in found:
-        story = sorted(by_signal.get(sig.id, []), key=lambda r: (r.published or r.first_seen, r.id))
-        sources = tuple(
-            StorySource(
-                source=r.source,
-                item_id=r.id,
-                link=r.link,
-                seen_at=r.first_seen,
-                first=(n == 0),
-            )
-            for n, r in enumerate(story)
-        )
-        out.append(replace(sig, sources=sources))
-    return out
-
-
-def _signal(r: AnyRow) -> Signal:
-    return Signal(
-        id=r.id,
-        created_at=r.created_at,
-        thesis_id=r.thesis_id,
-        thesis_title=r.thesis_title,
-        criterion_id=r.criterion_id,
-        criterion_text=r.criterion_text,
-        polarity=cast(Polarity, r.polarity),
-        score=r.score,
-        matched_terms=r.matched_terms,
-        snippet=r.snippet,
-        item_id=r.item_id,
-        item_title=r.item_title,
-        item_link=r.item_link,
-        source=r.source,
-        # many Atom and RSS 1.0 feeds only date an entry with "updated"
-        published=r.published or r.updated,
-        similarity=r.similarity,
-        backfilled=bool(r.backfilled),
-        judge_reason=r.judge_reason,
-    )

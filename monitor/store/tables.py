@@ -282,6 +282,26 @@ class DeliveryRow(StoreModel, table=True):
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # further signals of the same source and cycle, over the alert cap, this one summarises
     more: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # when the latest post attempt started; status "sending" = its outcome is not known
+    attempted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # the digest message that carries it (route@due time); None: a message of its own
+    digest: str | None = Field(default=None, sa_type=Text)
+    # a severe kill: past digests, quiet hours and mutes
+    urgent: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+
+
+class RouteHealthRow(StoreModel, table=True):
+    """Per delivery channel: whether it works, since when not, and why (the notifier's
+    check or the last delivery that failed through the route's own fault)."""
+
+    __tablename__ = "route_health"
+
+    channel: str = Field(primary_key=True, sa_type=Text)
+    healthy: bool = True
+    error: str | None = Field(default=None, sa_type=Text)
+    code: str | None = Field(default=None, sa_type=Text)
+    failing_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    checked_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
 class ThesisProgressRow(StoreModel, table=True):
@@ -297,6 +317,22 @@ class ThesisProgressRow(StoreModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
 
 
+class MuteRow(StoreModel, table=True):
+    """A mute of alerts by thesis, criterion ("thesis_id/criterion_id") or source; unmuting
+    sets ``lifted_at`` (history is kept); ``until`` NULL: until unmuted."""
+
+    __tablename__ = "mutes"
+    __table_args__ = (Index("ix_mutes_kind_value", "kind", "value"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_type=Text)  # thesis | criterion | source
+    value: str = Field(sa_type=Text)
+    until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    lifted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    note: str | None = Field(default=None, sa_type=Text)
+
+
 sources: Table = SourceRow.__table__  # type: ignore[attr-defined]
 items: Table = ItemRow.__table__  # type: ignore[attr-defined]
 theses: Table = ThesisRow.__table__  # type: ignore[attr-defined]
@@ -307,3 +343,5 @@ signal_sources: Table = SignalSourceRow.__table__  # type: ignore[attr-defined]
 item_vectors: Table = ItemVectorRow.__table__  # type: ignore[attr-defined]
 feedback: Table = FeedbackRow.__table__  # type: ignore[attr-defined]
 thesis_progress: Table = ThesisProgressRow.__table__  # type: ignore[attr-defined]
+route_health: Table = RouteHealthRow.__table__  # type: ignore[attr-defined]
+mutes: Table = MuteRow.__table__  # type: ignore[attr-defined]

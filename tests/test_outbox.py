@@ -1,0 +1,368 @@
+"""The outbox against a fake Slack on loopback and a real SQLite store: pacing, 429 with
+``Retry-After``, 5xx storms, route errors at start-up and mid-run, refused messages, and the
+lost answer after a post (effectively-once). Time is a fake timer: waits advance it and the
+wall clock together, nothing sleeps."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import NotifyError
+from monitor.notify import SlackBotNotifier
+from monitor.notify.outbox import BURST, RECHECK, Outbox, RoundReport
+from monitor.store import SqlStore
+from tests.e2e import Clock
+from tests.fakeslack import DEFAULT_TOKEN, FakeSlack
+from tests.test_store import item, match, thesis
+
+CHANNEL = "#investing"
+LEASE = timedelta(minutes=2)
+
+
+@dataclass
+class FakeTimer:
+    """Monotonic seconds that move only when waited on; each wait moves the clock too."""
+
+    clock: Clock
+    seconds: float = 0.0
+    waits: list[float] = field(default_factory=list)
+
+    def now(self) -> float:
+        return self.seconds
+
+    def wait(self, seconds: float) -> bool:
+        self.waits.append(round(seconds, 6))
+        self.seconds += seconds
+        self.clock.advance(seconds=seconds)
+        return False
+
+    def advance(self, seconds: float) -> None:
+        self.seconds += seconds
+        self.clock.advance(seconds=seconds)
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> SqlStore:
+    store = SqlStore(f"sqlite:///{tmp_path / 'outbox.db'}")
+    store.migrate()
+    return store
+
+
+def queue_alerts(store: SqlStore, now: datetime, n: int, channel: str) -> list[int]:
+    """``n`` confirm signals on thesis t1, each queued for ``channel``; their ids."""
+    store.sync_theses([thesis("t1")], now)
+    stored = store.add_items([item(i, link=f"https://x/{i}") for i in range(n)], now)
+    ids = store.add_signals([(s.id, match("c1")) for s in stored], now)
+    store.enqueue_deliveries(ids, channel, now)
+    return ids
+
+
+def make_outbox(
+    store: SqlStore,
+    slack: FakeSlack,
+    clock: Clock,
+    timer: FakeTimer,
+    *,
+    channel: str = CHANNEL,
+    token: str = DEFAULT_TOKEN,
+    owner: str = "replica-a",
+) -> Outbox:
+    notifier = SlackBotNotifier(token, channel, base_url=slack.base_url, timeout=5)
+    return Outbox(store, notifier, owner=owner, lease=LEASE, clock=clock, timer=timer)  # type: ignore[arg-type]
+
+
+def statuses(store: SqlStore) -> dict[str, int]:
+    return {k: v for k, v in store.delivery_counts().items() if v}
+
+
+def posted_signals(slack: FakeSlack) -> list[int]:
+    return [int((m.metadata or {})["event_payload"]["signal"]) for m in slack.messages]
+
+
+@pytest.fixture
+def timer(clock: Clock) -> FakeTimer:
+    return FakeTimer(clock)
+
+
+# -- pacing and retries ------------------------------------------------------------------------
+
+
+def test_a_channel_gets_a_short_burst_then_about_one_message_per_second(
+    sqlite_store: SqlStore, fake_slack: FakeSlack, clock: Clock, timer: FakeTimer
+) -> None:
+    ids = queue_alerts(sqlite_store, clock(), 12, "slack:#investing")
+    outbox = make_outbox(sqlite_store, fake_slack, clock, timer)
+
+    report = outbox.run_round(patience=60)
+
+    assert report == RoundReport(sent=12)
+    assert posted_signals(fake_slack) == ids  # in the order they were found
+    assert len(timer.waits) == 12 - BURST
+    assert all(w == pytest.approx(1.0) for w in timer.waits)
+
+
+def test_a_rate_limit_waits_exactly_retry_after_then_goes_on(
+    sqlite_store: SqlStore, fake_slack: FakeSlack, clock: Clock, timer: FakeTimer
+) -> None:
+    ids = queue_alerts(sqlite_store, clock(), 3, "slack:#investing")
+    fake_slack.queue_rate_limit(1, retry_after=7)
+    outbox = make_outbox(sqlite_store, fake_slack, clock, timer)
+
+    report = outbox.run_round(patience=60)
+
+    assert report == RoundReport(sent=3, failed=1)
+    assert timer.waits == [7.0]
+    assert posted_signals(fake_slack) == ids
+
+
+def test_a_5xx_storm_is_retried_within_seconds_backing_off_with_jitter(
+    sqlite_store: SqlStore, fake_slack: FakeSlack, clock: Clock, timer: FakeTimer
+) -> None:
+    ids = queue_alerts(sqlite_store, clock(), 2, "slack:#investing")
+    fake_slack.queue_server_error(4, status=503)
+    outbox = make_outbox(sqlite_store, fake_slack, clock, timer)
+
+    report = outbox.run_round(patience=120)
+
+    assert report.sent == 2 and report.failed == 4
+    assert posted_signals(fake_slack) == ids  # once each, in order
+    backoffs = [w for w in timer.waits if w > 0]
+    assert len(backoffs) == 4
+    for n, wait in enumerate(backoffs):  # 1 s, 2 s, 4 s, 8 s, each up to +50 %
+        assert 2**n <= wait <= 1.5 * 2**n, backoffs
+    assert backoffs[0] < 2  # the first retry within seconds, not 30 s
+
+
+def test_without_patience_the_first_failure_ends_the_round_and_the_rest_stay_queued(
+    sqlite_store: SqlStore, fake_slack: FakeSlack, clock: Clock, timer: FakeTimer
+) -> None:
+    queue_alerts(sqlite_store, clock(), 3, "slack:#investing")
+    fake_slack.queue_server_error(1)
+    outbox = make_outbox(sqlite_store, fake_slack, clock, timer)
+
+    assert outbox.run_round() == RoundReport(failed=1)
+    assert timer.waits == [] and fake_slack.messages == []
+    assert statuses(sqlite_store) == {"pending": 2, "sending": 1}  # a 5xx may have posted
+    timer.advance(2)
+    assert outbox.run_round() == RoundReport(sent=3)
+
+
+# -- route errors ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("breakage", "code", "advice"),
+    [
+        ("token", "invalid_auth", "SLACK_BOT_TOKEN"),
+        ("channel", "channel_not_found", "SLACK_CHANNEL"),
+        ("membership", "not_in_channel", "/invite"),
+    ],
+)
+def test_a_broken_route_is_reported_once_at_start_holds_alerts_and_resumes_once_fixed(
+    sqlite_store: SqlStore,
+    fake_slack: FakeSlack,
+    clock: Clock,
+    timer: FakeTimer,
+    caplog: pytest.LogCaptureFixture,
+    breakage: str,
+    code: str,
+    advice: str,
+) -> None:
+    channel = "#nowhere" if breakage == "channel" else CHANNEL
+    ids = queue_alerts(sqlite_store, clock(), 2, f"slack:{channel}")
+    if breakage == "token":
+        fake_slack.token = "xoxb-another"
+    if breakage == "membership":
+        fake_slack.member = False
+    outbox = make_outbox(sqlite_store, fake_slack, clock, timer, channel=channel)
+    caplog.set_level(logging.INFO, logger="monitor")
+
+    assert outbox.check_route() is False  # at start-up
+    (health,) = sqlite_store.route_health()
+    assert (health.healthy, health.code, health.unsent) == (False, code, 2)
+    assert advice in (health.error or "")
+    calls = len(fake_slack.calls)
+    for _ in range(3):  # rounds within the recheck interval do not call Slack at all
+        assert outbox.run_round(patience=5) == RoundReport()
+        timer.advance(10)
+    assert len(fake_slack.calls) == calls and fake_slack.messages == []
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and code in errors[0].getMessage()
+    assert "still recorded" in errors[0].getMessage()
+
+    if breakage == "token":
+        fake_slack.token = DEFAULT_TOKEN
+    if breakage == "channel":
+        fake_slack.channels["#nowhere"] = "C999"
+    fake_slack.member = True
+    timer.advance(RECHECK.total_seconds())
+    assert outbox.run_round(patience=5) == RoundReport(sent=2)
+    assert posted_signals(fake_slack) == ids
+    assert sqlite_store.route_health()[0].healthy
+    assert any("can be delivered again" in r.getMessage() for r in caplog.records)
+
+
+def test_a_route_error_on_a_post_marks_the_route_unhealthy_and_keeps_the_alert(
+    sqlite_store: SqlStore,
+    fake_slack: FakeSlack,
+    clock: Clock,
+    timer: FakeTimer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ids = queue_alerts(sqlite_store, clock(), 2, "slack:#investing")
+    outbox = make_outbox(sqlite_store, fake_slack, clock, timer)
+    assert outbox.check_route() is True
+    fake_slack.queue_api_error("not_in_channel")
+
+    assert outbox.run_round(patience=5) == RoundReport(failed=1)
+    assert statuses(sqlite_store) == {"pending": 1, "failed": 1}
+    assert [r.levelno for r in caplog.records if "not_in_channel" in r.getMessage()] == [
+        logging.ERROR
+    ]
+    timer.advance(RECHECK.total_seconds())  # the check passes again (it was a blip)
+    assert outbox.run_round(patience=5) == RoundReport(sent=2)
+    assert posted_signals(fake_slack) == ids
+
+
+def test_a_refused_message_is_set_aside_and_the_queue_goes_on(
+    sqlite_store: SqlStore,
+    fake_slack: FakeSlack,
+    clock: Clock,
+    timer: FakeTimer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ids = queue_alerts(sqlite_store, clock(), 3, "slack:#investing")
+    fake_slack.queue_api_error("msg_too_long")
+    outbox = make_outbox(sqlite_store, fake_slack, clock, timer)
+
+    assert outbox.run_round() == RoundReport(sent=2, rejected=1)
+    assert statuses(sqlite_store) == {"sent": 2, "rejected": 1}
+    assert posted_signals(fake_slack) == ids[1:]
+    assert any(r.levelno == logging.ERROR and "set aside" in r.getMessage() for r in caplog.records)
+
+
+# -- effectively once --------------------------------------------------------------------------
+
+
+def test_a_lost_answer_after_a_post_is_found_in_history_not_posted_again(
+    sqlite_store: SqlStore, fake_slack: FakeSlack, clock: Clock, timer: FakeTimer
+) -> None:
+    ids = queue_alerts(sqlite_store, clock(), 3, "slack:#investing")
+    fake_slack.queue_dropped_answer(1)
+    outbox = make_outbox(sqlite_store, fake_slack, clock, timer)
+
+    report = outbox.run_round(patience=30)
+
+    assert fake_slack.dropped == 1
+    assert report == RoundReport(sent=2, failed=1, recovered=1)
+    assert posted_signals(fake_slack) == ids  # each exactly once
+    assert "conversations.history" in fake_slack.calls
+    assert statuses(sqlite_store) == {"sent": 3}
+
+
+def test_a_crash_between_slacks_answer_and_the_database_write_posts_nothing_twice(
+    sqlite_store: SqlStore, fake_slack: FakeSlack, clock: Clock, timer: FakeTimer
+) -> None:
+    ids = queue_alerts(sqlite_store, clock(), 2, "slack:#investing")
+    dead = make_outbox(sqlite_store, fake_slack, clock, timer, owner="dead")
+    (task, _) = sqlite_store.claim_deliveries("slack:#investing", "dead", clock(), LEASE)
+    sqlite_store.mark_sending(task.id, clock(), "dead")
+    dead.notifier.send(_alert(task), key=task.key)  # Slack has it; then SIGKILL
+    timer.advance(LEASE.total_seconds() + 1)  # the dead replica's lease runs out
+
+    live = make_outbox(sqlite_store, fake_slack, clock, timer, owner="live")
+    assert live.run_round(patience=30) == RoundReport(sent=1, recovered=1)
+    assert posted_signals(fake_slack) == ids
+
+
+def test_an_attempt_that_never_reached_slack_is_posted_after_history_shows_nothing(
+    sqlite_store: SqlStore, fake_slack: FakeSlack, clock: Clock, timer: FakeTimer
+) -> None:
+    ids = queue_alerts(sqlite_store, clock(), 1, "slack:#investing")
+    fake_slack.queue_server_error(1)  # a 5xx: maybe posted; the fake did not
+    outbox = make_outbox(sqlite_store, fake_slack, clock, timer)
+
+    assert outbox.run_round(patience=30) == RoundReport(sent=1, failed=1)
+    assert posted_signals(fake_slack) == ids
+    assert fake_slack.calls.count("conversations.history") == 1
+
+
+def test_without_the_history_scope_delivery_is_at_least_once_and_says_so_once(
+    sqlite_store: SqlStore,
+    fake_slack: FakeSlack,
+    clock: Clock,
+    timer: FakeTimer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ids = queue_alerts(sqlite_store, clock(), 2, "slack:#investing")
+    fake_slack.missing_scopes = {"conversations.history"}
+    fake_slack.queue_dropped_answer(1)
+    outbox = make_outbox(sqlite_store, fake_slack, clock, timer)
+
+    outbox.run_round(patience=60)
+
+    assert posted_signals(fake_slack) == [ids[0], ids[0], ids[1]]  # the lost one twice
+    warnings = [r for r in caplog.records if "history" in r.getMessage()]
+    assert len(warnings) == 1 and "channels:history" in warnings[0].getMessage()
+
+
+def test_a_replica_whose_lease_was_taken_over_cannot_record_an_outcome(
+    sqlite_store: SqlStore, clock: Clock
+) -> None:
+    queue_alerts(sqlite_store, clock(), 1, "slack:#investing")
+    (task,) = sqlite_store.claim_deliveries("slack:#investing", "slow", clock(), LEASE)
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    (again,) = sqlite_store.claim_deliveries("slack:#investing", "fast", clock(), LEASE)
+    sqlite_store.mark_sent(again.id, clock(), "1.2", "fast")
+    with pytest.raises(Exception, match="no longer claimed by slow"):
+        sqlite_store.mark_failed(task.id, clock(), "late", clock(), "slow")
+    assert statuses(sqlite_store) == {"sent": 1}
+
+
+def test_a_notify_error_says_whose_fault_it_is(fake_slack: FakeSlack) -> None:
+    notifier = SlackBotNotifier(DEFAULT_TOKEN, CHANNEL, base_url=fake_slack.base_url)
+    fake_slack.queue_api_error("invalid_auth")
+    fake_slack.queue_api_error("invalid_blocks")
+    fake_slack.queue_server_error(1)
+    faults = []
+    for _ in range(3):
+        with pytest.raises(NotifyError) as failed:
+            notifier.send(_ALERT)
+        faults.append((failed.value.fault, failed.value.maybe_sent, failed.value.code))
+    assert faults == [
+        ("route", False, "invalid_auth"),
+        ("message", False, "invalid_blocks"),
+        ("transient", True, None),
+    ]
+
+
+def _alert(task: object) -> object:
+    from monitor.types import Alert
+
+    return Alert.from_signal(task.signal)  # type: ignore[attr-defined]
+
+
+def _make_alert() -> object:
+    from monitor.types import Alert
+
+    return Alert(
+        signal_id=1,
+        polarity="confirm",
+        thesis_id="t1",
+        thesis_title="Thesis",
+        criterion_id="c1",
+        criterion_text="text",
+        item_title="title",
+        item_link=None,
+        source="wire",
+        published=None,
+        snippet="snippet",
+    )
+
+
+_ALERT = _make_alert()
