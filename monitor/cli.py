@@ -126,6 +126,24 @@ def run(
         os._exit(0)
 
 
+@app.command("notify-test")
+def notify_test(config: ConfigOption = None) -> None:
+    """Send a sample alert through each route's destinations and report each result
+    (exit 1 if any failed). Records nothing."""
+    from monitor.notify.selftest import notify_test as run_test
+
+    try:
+        cfg, env = load(config)
+        results = run_test(cfg.routing, env.values, sys.stdout)
+    except MonitorError as e:
+        raise fail(e) from e
+    for r in results:
+        state = "ok" if r.ok else "FAILED"
+        typer.echo(f"route {r.route} → {r.destination} ({r.channel}): {state}: {r.detail}")
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
 @app.command()
 def check(config: ConfigOption = None) -> None:
     """Validate the config and every rule file; print file:line: message per problem."""

@@ -24,6 +24,7 @@ from monitor.matching.judge import Judge
 from monitor.matching.stories import STORY_WINDOW
 from monitor.notify import Notifier
 from monitor.notify.factory import destination_notifiers, notifier_from_env
+from monitor.notify.interactive import FeedbackListener, start_feedback_listener
 from monitor.notify.outbox import DeliveryWorker, DeliveryWorkers
 from monitor.pipeline import CycleReport, MatchPlan, Pipeline
 from monitor.rulebook import RuleBook
@@ -151,6 +152,7 @@ class Service:
         )
         self.stop = stop or threading.Event()  # SIGTERM: the running cycle ends at its next step
         self.deliveries: DeliveryWorkers | None = None  # the daemon's delivery threads
+        self.feedback: FeedbackListener | None = None  # Slack's buttons, over Socket Mode
         self.cycle_lock = threading.Lock()  # held while a cycle runs
 
     def make_matcher(self, theses: Sequence[Thesis]) -> Matcher:
@@ -203,6 +205,10 @@ class Service:
         self.pipeline.on_queued = workers.wake
         workers.start()
         self.deliveries = workers
+        # the feedback buttons (Socket Mode), when SLACK_APP_TOKEN is set
+        self.feedback = start_feedback_listener(
+            self.store, self.env.values, alert_for=self.store.alert_for, clock=self.clock
+        )
         return workers
 
     def refresh_rules(self) -> list[RuleError]:
@@ -321,4 +327,6 @@ class Service:
             close()
         if self.pipeline.judge is not None:
             self.pipeline.judge.close()
+        if self.feedback is not None:
+            self.feedback.close()
         self.store.close()

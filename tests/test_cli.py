@@ -47,6 +47,24 @@ def monitor(
     )
 
 
+def start_daemon(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """``monitor run ARGS`` in the background, returned once it logged that it is starting
+    (its signal handlers are set by then)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "run", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "starting" in line:
+            break
+    return proc
+
+
 def slack_env(tmp_path: Path, slack: FakeSlack) -> dict[str, str]:
     return clean_env(
         tmp_path,

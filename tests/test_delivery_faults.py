@@ -9,7 +9,6 @@ import random
 import re
 import signal
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from monitor.store import SqlStore
 from tests.e2e import rss
 from tests.fakeslack import DEFAULT_TOKEN, FakeSlack, PostedMessage
 from tests.feedserver import FeedServer
-from tests.test_cli import clean_env, monitor, write_config
+from tests.test_cli import clean_env, monitor, start_daemon, write_config
 from tests.test_replicas import story
 
 FEEDS, PER_FEED = 20, 10  # 200 stories
@@ -67,18 +66,7 @@ def test_every_signal_reaches_slack_exactly_once_through_kills_faults_and_lost_a
     fake_slack.chaos(seed, error_rate=0.2, rate_limit_every=23, drop_rate=0.1, retry_after=1)
 
     def start() -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "run", "--tick", "0.5"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stderr is not None
-        for line in proc.stderr:  # up to its first log line: its signal handlers are set
-            if "starting" in line:
-                break
+        proc = start_daemon(tmp_path, env, "--tick", "0.5")
         daemon.append(proc)
         return proc
 
@@ -108,3 +96,30 @@ def test_every_signal_reaches_slack_exactly_once_through_kills_faults_and_lost_a
         assert store.delivery_counts()["sent"] == alertable
     finally:
         store.close()
+
+
+def test_sigterm_ends_the_daemon_within_seconds_while_delivery_waits_for_a_retry(
+    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack, daemon: list
+) -> None:
+    from tests.e2e import CONFIRM_ITEM
+
+    url = feed_server.add("/feed.xml", rss([CONFIRM_ITEM]))
+    write_config(tmp_path, {"wire": url})
+    env = clean_env(
+        tmp_path,
+        SLACK_BOT_TOKEN=DEFAULT_TOKEN,
+        SLACK_CHANNEL="#investing",
+        SLACK_API_URL=fake_slack.base_url,
+    )
+    fake_slack.queue_rate_limit(1, retry_after=25)  # the delivery thread then waits 25 s
+    proc = start_daemon(tmp_path, env, "--tick", "0.5")
+    daemon.append(proc)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "not delivered" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=10)  # the grace is 8 s; a wait must not use it up
+    assert proc.returncode == 0, err
+    assert "did not end within" not in err
+    assert fake_slack.messages == []  # still queued: sent by the next start

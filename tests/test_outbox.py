@@ -35,7 +35,7 @@ class FakeTimer:
     def now(self) -> float:
         return self.seconds
 
-    def wait(self, seconds: float) -> bool:
+    def wait(self, seconds: float, stop: object = None) -> bool:
         self.waits.append(round(seconds, 6))
         self.seconds += seconds
         self.clock.advance(seconds=seconds)

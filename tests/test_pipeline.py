@@ -28,9 +28,16 @@ from tests.feedserver import FeedServer
 
 
 def make_service(
-    tmp_path: Path, sources: dict[str, str], database_url: str, slack: FakeSlack, clock: Clock
+    tmp_path: Path,
+    sources: dict[str, str],
+    database_url: str,
+    slack: FakeSlack,
+    clock: Clock,
+    extra: str = "",
 ) -> Service:
-    config = load_config(write_config(tmp_path, sources))
+    """A started Service over the test rules, ``sources`` and a fake Slack; ``extra``:
+    more config (routes, limits, …)."""
+    config = load_config(write_config(tmp_path, sources, extra))
     env = Environment.from_mapping(
         {
             "DATABASE_URL": database_url,

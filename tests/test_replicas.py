@@ -20,7 +20,7 @@ from monitor.types import FoundMatch, PollOutcome, SourceConfig
 from tests.e2e import rss
 from tests.fakeslack import DEFAULT_TOKEN, FakeSlack, PostedMessage
 from tests.feedserver import FeedServer
-from tests.test_cli import clean_env, monitor, write_config
+from tests.test_cli import clean_env, monitor, start_daemon, write_config
 from tests.test_store import NOW, item, match, thesis
 
 LEASE = timedelta(minutes=2)
@@ -148,19 +148,7 @@ def test_three_replicas_post_every_alert_once_when_one_is_killed_and_restarted(
     assert monitor(tmp_path, "check", env=env).returncode == 0
 
     def start() -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "run", "--tick", "0.2"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stderr is not None
-        for line in proc.stderr:  # up to its first log line: its signal handlers are set
-            if "starting" in line:
-                break
-        return proc
+        return start_daemon(tmp_path, env, "--tick", "0.2")
 
     replicas.extend(start() for _ in range(3))
     expected = 12 * 4

@@ -20,11 +20,12 @@ from monitor.notify.routes import (
     plan,
 )
 from monitor.service import Service
-from monitor.settings import Environment, load_config
+from monitor.settings import load_config
 from monitor.types import Mute
 from tests.e2e import CONFIRM_ITEM, KILL_ITEM, Clock, rss, write_config
 from tests.fakeslack import DEFAULT_TOKEN, FakeSlack
 from tests.feedserver import FeedServer
+from tests.test_pipeline import make_service
 
 NOW = datetime(2026, 3, 27, 9, 0, tzinfo=UTC)  # a Friday, before the clocks change
 KILL = SignalFacts("t1", "kill-1", "kill", 0.9, "wire", ("research",))
@@ -158,18 +159,9 @@ def test_a_bad_routing_section_names_the_file_and_line(
 
 
 def service_with(tmp_path: Path, url: str, slack: FakeSlack, clock: Clock, section: str) -> Service:
-    config = load_config(write_config(tmp_path, {"wire": url}, section))
-    env = Environment.from_mapping(
-        {
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'routes.db'}",
-            "SLACK_BOT_TOKEN": DEFAULT_TOKEN,
-            "SLACK_CHANNEL": "#investing",
-            "SLACK_API_URL": slack.base_url,
-        }
+    return make_service(
+        tmp_path, {"wire": url}, f"sqlite:///{tmp_path / 'routes.db'}", slack, clock, section
     )
-    service = Service(config, env, clock=clock, embedder=None)
-    assert service.start() == []
-    return service
 
 
 DIGEST = """\
@@ -240,5 +232,56 @@ def test_a_burst_of_one_thesis_is_one_message_where_the_route_groups(
         assert service.run_cycle().alerts_sent == 2
         (burst,) = fake_slack.messages
         assert "2 signals" in str(burst.blocks)
+    finally:
+        service.close()
+
+
+def test_notify_test_reports_each_route_and_destination(
+    tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    from tests.test_cli import clean_env, monitor
+
+    section = (
+        "destinations:\n  desk:\n    slack_channel: '#desk'\n  terminal:\n    console: true\n"
+        "routes:\n  - name: all\n    to: [default, terminal]\n"
+        "  - name: desk\n    to: [desk, default]\n"
+    )
+    write_config(tmp_path, {"wire": "https://example.com/feed"}, section)
+    env = clean_env(
+        tmp_path,
+        SLACK_BOT_TOKEN=DEFAULT_TOKEN,
+        SLACK_CHANNEL="#investing",
+        SLACK_API_URL=fake_slack.base_url,
+    )
+    done = monitor(tmp_path, "notify-test", env=env)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("route ")]
+    assert done.returncode == 1, done.stderr  # #desk does not exist in the fake workspace
+    assert lines[0].startswith("route all → default (slack:#investing): ok: delivered (ts ")
+    assert lines[1] == "route all → terminal (console): ok: delivered"
+    assert lines[2].startswith("route desk → desk (slack:#desk): FAILED: channel_not_found")
+    assert "SLACK_CHANNEL" in lines[2] or "invite" in lines[2]
+    assert lines[3].startswith("route desk → default (slack:#investing): ok")
+    assert len(fake_slack.messages) == 1  # the default destination was sent one test only
+    assert "TEST" in str(fake_slack.messages[0].blocks)
+    assert DEFAULT_TOKEN not in done.stdout + done.stderr
+    fake_slack.channels["#desk"] = "C777"
+    assert monitor(tmp_path, "notify-test", env=env).returncode == 0
+
+
+def test_a_digest_whose_answer_was_lost_is_found_not_posted_twice(
+    tmp_path: Path, feed_server: FeedServer, fake_slack: FakeSlack, clock: Clock
+) -> None:
+    url = feed_server.add("/feed.xml", rss([CONFIRM_ITEM, KILL_ITEM]))
+    service = service_with(tmp_path, url, fake_slack, clock, DIGEST)
+    try:
+        service.run_cycle()
+        clock.advance(hours=1, seconds=1)
+        fake_slack.queue_dropped_answer(1)
+        assert service.run_cycle().alerts_failed == 1 and len(fake_slack.messages) == 1
+        clock.advance(seconds=2)
+        assert service.run_cycle().alerts_sent == 2
+        assert len(fake_slack.messages) == 1  # found in the history, not posted again
+        assert "conversations.history" in fake_slack.calls
+        assert service.store.delivery_counts()["sent"] == 2
     finally:
         service.close()

@@ -104,8 +104,9 @@ class Timer:
     def now(self) -> float:
         return time.monotonic()
 
-    def wait(self, seconds: float) -> bool:
-        return self.stop.wait(max(seconds, 0.0))
+    def wait(self, seconds: float, stop: threading.Event | None = None) -> bool:
+        """Wait ``seconds``, or less when ``stop`` (default: the timer's own) is set."""
+        return (stop or self.stop).wait(max(seconds, 0.0))
 
 
 @dataclass
@@ -244,7 +245,7 @@ class Outbox:
         stopped meanwhile."""
         if self.timer.now() + seconds > deadline:
             return False
-        return not self.timer.wait(seconds) and not _stopped(stop)
+        return not self.timer.wait(seconds, stop) and not _stopped(stop)
 
     def _pace(self, deadline: float, stop: threading.Event | None) -> bool:
         """Take a token of the channel's bucket, waiting for one if need be."""

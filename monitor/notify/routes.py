@@ -320,14 +320,7 @@ def _route(
     line = lines.line("routes", n)
     if not isinstance(spec, dict):
         raise ConfigError("a route must be a mapping with name and to", where, line)
-    unknown = set(spec) - _ROUTE_FIELDS
-    if unknown:
-        raise ConfigError(
-            f"unknown route field {sorted(unknown)[0]!r} "
-            f"(expected {', '.join(sorted(_ROUTE_FIELDS))})",
-            where,
-            line,
-        )
+    _known_fields(spec, _ROUTE_FIELDS, "route", where, line)
     name = spec.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ConfigError("a route needs a name", where, line)
@@ -383,14 +376,7 @@ def _match(spec: Any, where: str, lines: LineMap, n: int) -> RouteMatch:
     line = lines.line("routes", n, "match")
     if not isinstance(spec, dict):
         raise ConfigError("a route's match must be a mapping", where, line)
-    unknown = set(spec) - _MATCH_FIELDS
-    if unknown:
-        raise ConfigError(
-            f"unknown match field {sorted(unknown)[0]!r} "
-            f"(expected {', '.join(sorted(_MATCH_FIELDS))})",
-            where,
-            line,
-        )
+    _known_fields(spec, _MATCH_FIELDS, "match", where, line)
 
     def names(key: str) -> frozenset[str]:
         if key not in spec:
@@ -411,6 +397,18 @@ def _match(spec: Any, where: str, lines: LineMap, n: int) -> RouteMatch:
         source=names("source"),
         source_tags=names("source_tags"),
     )
+
+
+def _known_fields(
+    spec: Mapping[str, Any], fields: set[str], what: str, where: str, line: int | None
+) -> None:
+    unknown = set(spec) - fields
+    if unknown:
+        raise ConfigError(
+            f"unknown {what} field {sorted(unknown)[0]!r} (expected {', '.join(sorted(fields))})",
+            where,
+            line,
+        )
 
 
 def _names(value: Any, key: str, where: str, line: int | None) -> list[str]:

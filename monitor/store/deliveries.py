@@ -38,10 +38,12 @@ from monitor.store.tables import signals as signals_t
 from monitor.types import (
     TALLY_DAYS,
     UNSENT_STATUSES,
+    Alert,
     DeliveryStatus,
     DeliveryTask,
     QueuedDelivery,
     RouteHealth,
+    Signal,
 )
 
 
@@ -260,16 +262,7 @@ class DeliveryQueries:
         ts: str | None,
         owner: str | None = None,
     ) -> None:
-        self._update_delivery(
-            delivery_id,
-            owner,
-            lease_owner=None,
-            lease_until=None,
-            status="sent",
-            attempts=deliveries_t.c.attempts + 1,
-            slack_ts=ts,
-            sent_at=now,
-        )
+        self._finish_attempt(delivery_id, owner, "sent", slack_ts=ts, sent_at=now)
 
     def mark_failed(
         self,
@@ -283,15 +276,9 @@ class DeliveryQueries:
     ) -> None:
         """The attempt failed; retried at ``next_attempt``. ``maybe_sent``: the post may
         have happened (the status stays ``sending``, so the retry looks for it first)."""
-        self._update_delivery(
-            delivery_id,
-            owner,
-            lease_owner=None,
-            lease_until=None,
-            status="sending" if maybe_sent else "failed",
-            attempts=deliveries_t.c.attempts + 1,
-            last_error=error,
-            next_attempt=next_attempt,
+        status = "sending" if maybe_sent else "failed"
+        self._finish_attempt(
+            delivery_id, owner, status, last_error=error, next_attempt=next_attempt
         )
 
     def mark_rejected(
@@ -302,14 +289,20 @@ class DeliveryQueries:
         owner: str | None = None,
     ) -> None:
         """The destination refused this message for good: set aside, the queue goes on."""
+        self._finish_attempt(delivery_id, owner, "rejected", last_error=error)
+
+    def _finish_attempt(
+        self, delivery_id: int | Sequence[int], owner: str | None, status: str, **values: Any
+    ) -> None:
+        """An attempt ended with ``status``: counted, and the claim released."""
         self._update_delivery(
             delivery_id,
             owner,
             lease_owner=None,
             lease_until=None,
-            status="rejected",
+            status=status,
             attempts=deliveries_t.c.attempts + 1,
-            last_error=error,
+            **values,
         )
 
     def _update_delivery(
@@ -339,6 +332,13 @@ class DeliveryQueries:
             )
             counts.update({status: n for status, n in rows})
         return counts
+
+    def alert_for(self, signal: Signal) -> Alert:
+        """The alert of a stored signal as its delivery rendered it (tally, mixed
+        evidence): for re-rendering a message after feedback."""
+        task = DeliveryTask(id=0, signal=signal, channel="", attempts=0, status="sent")
+        with self._transaction("reading the context of an alert", write=False) as conn:
+            return _with_context(conn, [task])[0].alert()
 
     # -- route health -------------------------------------------------------------------------
 
