@@ -69,14 +69,10 @@ def fail(error: MonitorError) -> typer.Exit:
     return typer.Exit(3 if isinstance(error, StorageError) else 2)
 
 
-def setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("httpx", "httpcore", "apscheduler", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
+    from monitor.ops import setup_logging as setup
+
+    setup(level, fmt)
 
 
 def load(config: Path | None) -> tuple[Config, Environment]:
@@ -91,12 +87,22 @@ def run(
     once: Annotated[bool, typer.Option("--once", help="Run one full cycle and exit.")] = False,
     tick: Annotated[float, typer.Option(help="Seconds between scheduler ticks.")] = 15.0,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    log_format: Annotated[
+        str, typer.Option(help="text (UTC ISO timestamps) or json (one object per line).")
+    ] = "text",
+    ops_port: Annotated[
+        int | None,
+        typer.Option(help="Serve /metrics and /healthz on this port (0: any free one)."),
+    ] = None,
+    ops_host: Annotated[str, typer.Option(help="Address of the ops endpoints.")] = "127.0.0.1",
 ) -> None:
     """Poll the sources, match new items, store signals and send alerts."""
     from monitor.scheduler import request_stop, run_daemon
     from monitor.service import Service
 
-    setup_logging(log_level)
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter("text or json", param_hint="--log-format")
+    setup_logging(log_level, log_format)
     stop = threading.Event()  # SIGTERM/SIGINT at any point from here on: stop within seconds
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda s, _f: request_stop(stop, s))
@@ -114,7 +120,8 @@ def run(
             for name, error in report.failed.items():
                 typer.echo(f"source {name} failed: {error}", err=True)
         else:
-            run_daemon(service, tick=tick, stop=stop, install_signal_handlers=False)
+            ops = (ops_host, ops_port) if ops_port is not None else None
+            run_daemon(service, tick=tick, stop=stop, install_signal_handlers=False, ops=ops)
     except MonitorError as e:
         raise fail(e) from e
     finally:

@@ -95,6 +95,7 @@ class CycleReport:
     alerts_sent: int = 0
     alerts_failed: int = 0
     judge_rejected: int | None = None  # matches the optional judge rejected (None: no judge)
+    polarities: Counter[str] = field(default_factory=Counter)  # new signals by polarity
 
     def summary(self) -> str:
         judged = (
@@ -449,6 +450,8 @@ class Pipeline:
                 if r.found.alert
             )
             created += [r.signal_id for r in recorded]
+            if report is not None:
+                report.polarities.update(r.found.match.polarity for r in recorded)
             if time.monotonic() >= deadline:  # at least one batch a cycle
                 break
         for source, (summary, more) in caps.summaries().items():

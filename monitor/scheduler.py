@@ -23,12 +23,14 @@ from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from monitor.ops import OpsServer
 from monitor.service import Service
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TICK_SECONDS = 15.0
 STOP_GRACE_SECONDS = 8.0
+STALE_AFTER_SECONDS = 900.0  # /healthz fails when no cycle ended for this long (or 20 ticks)
 
 
 def run_daemon(
@@ -37,7 +39,9 @@ def run_daemon(
     tick: float = DEFAULT_TICK_SECONDS,
     stop: threading.Event | None = None,
     install_signal_handlers: bool = True,
+    ops: tuple[str, int] | None = None,
 ) -> None:
+    """Run until ``stop``; ``ops`` = (host, port): serve /metrics and /healthz there."""
     stop = stop or service.stop
     if install_signal_handlers:
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -57,6 +61,12 @@ def run_daemon(
         log.info("stopped before the first cycle")
         return
     deliveries = service.start_deliveries()
+    stale_after = max(STALE_AFTER_SECONDS, 20 * tick)
+    server = (
+        OpsServer(service.metrics, lambda: service.health(stale_after), *ops).start()
+        if ops is not None
+        else None
+    )
     scheduler.start()
     log.info("daemon started: polling every %.0fs (each source on its own interval)", tick)
     try:
@@ -65,6 +75,8 @@ def run_daemon(
     finally:
         log.info("stopping: ending the running cycle (what it did not commit is redone later)")
         service.stop.set()
+        if server is not None:
+            server.close()
         scheduler.shutdown(wait=False)
         if not service.wait_idle(STOP_GRACE_SECONDS) or not deliveries.join(STOP_GRACE_SECONDS):
             log.error(

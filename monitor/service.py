@@ -11,10 +11,11 @@ import ctypes
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from monitor.errors import MonitorError, RuleError
 from monitor.feeds.fetch import Fetcher, HttpFetcher
@@ -26,6 +27,7 @@ from monitor.notify import Notifier
 from monitor.notify.factory import destination_notifiers, notifier_from_env
 from monitor.notify.interactive import FeedbackListener, start_feedback_listener
 from monitor.notify.outbox import DeliveryWorker, DeliveryWorkers
+from monitor.ops import Metrics, health_report
 from monitor.pipeline import CycleReport, MatchPlan, Pipeline
 from monitor.rulebook import RuleBook
 from monitor.semantic.embedder import Embedder
@@ -150,6 +152,11 @@ class Service:
             if self.embedder is not None
             else None
         )
+        self.metrics = Metrics(unsent=self.store.unsent_counts)
+        for outbox in self.pipeline.outboxes.values():
+            outbox.observe = self.metrics.observe_delivery
+        self.started = time.monotonic()
+        self.last_cycle: float | None = None  # monotonic time the last cycle ended
         self.stop = stop or threading.Event()  # SIGTERM: the running cycle ends at its next step
         self.deliveries: DeliveryWorkers | None = None  # the daemon's delivery threads
         self.feedback: FeedbackListener | None = None  # Slack's buttons, over Socket Mode
@@ -276,7 +283,10 @@ class Service:
         with self.cycle_lock:
             self.refresh_rules()
             self.refresh_learning()
+            began = time.monotonic()
             report = self.pipeline.run_cycle(self.match_plan(), self.clock(), self.stop)
+            self.last_cycle = time.monotonic()
+            self.metrics.observe_cycle(report, self.last_cycle - began)
             now = self.clock()
             due = self.last_prune is None or now - self.last_prune >= PRUNE_EVERY
             if due and not self.stop.is_set():
@@ -301,6 +311,33 @@ class Service:
             signals_older_than=retention.signals,
             items_older_than=items_age,
             dry_run=dry_run,
+        )
+
+    def health(self, stale_after: float) -> tuple[int, dict[str, Any]]:
+        """The ``/healthz`` answer (see monitor.ops): database, scheduler, failing sources
+        and alert routes."""
+
+        def failing_sources() -> list[str]:
+            return sorted(
+                h.name
+                for h in self.store.source_health()
+                if h.consecutive_failures > 0 or h.parked_since is not None
+            )
+
+        def failing_routes() -> list[dict[str, Any]]:
+            return [
+                {"route": r.channel, "error": r.error, "unsent": r.unsent}
+                for r in self.store.route_health()
+                if not r.healthy
+            ]
+
+        return health_report(
+            database=self.store.ping,
+            last_cycle=self.last_cycle,
+            started=self.started,
+            stale_after=stale_after,
+            failing_sources=failing_sources,
+            failing_routes=failing_routes,
         )
 
     def wait_idle(self, timeout: float) -> bool:

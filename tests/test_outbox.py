@@ -366,3 +366,20 @@ def _make_alert() -> object:
 
 
 _ALERT = _make_alert()
+
+
+def test_a_round_out_of_patience_for_pacing_sends_the_burst_and_gives_the_rest_back(
+    sqlite_store: SqlStore,
+    fake_slack: FakeSlack,
+    clock: Clock,
+    timer: FakeTimer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ids = queue_alerts(sqlite_store, clock(), 10, "slack:#investing")
+    outbox = make_outbox(sqlite_store, fake_slack, clock, timer)
+
+    assert outbox.run_round(patience=0) == RoundReport(sent=BURST)
+    assert posted_signals(fake_slack) == ids[:BURST]
+    assert statuses(sqlite_store) == {"sent": BURST, "pending": 10 - BURST}
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(sqlite_store.claim_deliveries("slack:#investing", "other", clock(), LEASE)) == 6

@@ -44,6 +44,7 @@ from monitor import decide
 from monitor.errors import MonitorError, NotifyError, StorageError
 from monitor.notify import Notifier, VerifyingNotifier
 from monitor.notify.routes import BURST as BURST_PREFIX
+from monitor.notify.slack import NO_ANSWER
 from monitor.types import AlertGroup, DeliveryTask, RouteHealth
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,11 @@ class Outbox:
         self.burst = burst
         self._tokens = float(burst)
         self._refilled = self.timer.now()
+        self._deadline = 0.0  # the running round's patience ends (timer seconds)
+        self._stop: threading.Event | None = None
         self.paused_until: datetime | None = None  # the head delivery's retry time
+        # (channel, outcome, seconds from signal to post): the daemon's metrics
+        self.observe: Callable[[str, str, float | None], None] | None = None
         self.route_problem: NotifyError | None = None
         self._next_check = 0.0  # timer seconds
 
@@ -225,11 +230,16 @@ class Outbox:
             if not claimed:
                 break
             batch = units(claimed)
+            self._deadline, self._stop = deadline, stop
             for n, unit in enumerate(batch):
-                if _stopped(stop) or not self._pace(deadline, stop):
+                try:
+                    if _stopped(stop):
+                        raise _Halt
+                    delivered = self.deliver_unit(unit, report)
+                except _Halt:  # stopped, or out of patience before a post: give them back
                     self._release([t for u in batch[n:] for t in u])
                     return report
-                if not self.deliver_unit(unit, report):  # marking it released it
+                if not delivered:  # marking it released it
                     self._release([t for u in batch[n + 1 :] for t in u])
                     break  # wait for its retry (within patience), or end the round
         return report
@@ -246,6 +256,12 @@ class Outbox:
         if self.timer.now() + seconds > deadline:
             return False
         return not self.timer.wait(seconds, stop) and not _stopped(stop)
+
+    def _before_post(self) -> None:
+        """Pace the post about to be made (history lookups are not posts: not paced);
+        raises _Halt when the wait would outlast the round's patience or it was stopped."""
+        if not self._pace(self._deadline, self._stop):
+            raise _Halt
 
     def _pace(self, deadline: float, stop: threading.Event | None) -> bool:
         """Take a token of the channel's bucket, waiting for one if need be."""
@@ -283,8 +299,11 @@ class Outbox:
             digest = f"Digest · {head.digest.split('@', 1)[0]}"
         group = AlertGroup(tuple(t.alert() for t in unit), digest=digest)
         try:
+            self._before_post()
             self.store.mark_sending(ids, self.clock(), self.owner)
             receipt = self.notifier.send_group(group, key=head.key, resume=unknown)
+        except _Halt:
+            raise
         except StorageError as e:
             log.error("alerts of signals %s: %s; retried later", [t.signal.id for t in unit], e)
             self.paused_until = self.clock() + STORAGE_REST
@@ -299,6 +318,7 @@ class Outbox:
             self.paused_until = self.clock() + STORAGE_REST
             return False
         report.sent += len(unit)
+        self._observe("sent", unit)
         return True
 
     def deliver(self, task: DeliveryTask, report: RoundReport) -> bool:
@@ -312,8 +332,11 @@ class Outbox:
                 if self._already_posted(task, report):
                     return True
                 unknown = False
+            self._before_post()
             self.store.mark_sending(task.id, self.clock(), self.owner)
             receipt = self.notifier.send(task.alert(), key=task.key)
+        except _Halt:
+            raise
         except StorageError as e:  # the database is down: rest before trying again
             log.error("alert for signal %d: %s; it is retried later", task.signal.id, e)
             self.paused_until = self.clock() + STORAGE_REST
@@ -328,7 +351,15 @@ class Outbox:
             self.paused_until = self.clock() + STORAGE_REST
             return False
         report.sent += 1
+        self._observe("sent", [task])
         return True
+
+    def _observe(self, outcome: str, tasks: Sequence[DeliveryTask]) -> None:
+        if self.observe is None:
+            return
+        now = self.clock()
+        for task in tasks:
+            self.observe(self.channel, outcome, (now - task.signal.created_at).total_seconds())
 
     def _already_posted(self, task: DeliveryTask, report: RoundReport) -> bool:
         notifier: VerifyingNotifier = self.notifier  # type: ignore[assignment]
@@ -338,6 +369,7 @@ class Outbox:
             return False
         self.store.mark_sent(task.id, self.clock(), found.ts, self.owner)
         report.recovered += 1
+        self._observe("recovered", [task])
         log.info(
             "signal %d had already been posted to %s (ts %s) by an attempt whose answer was "
             "lost: recorded as sent, not posted again",
@@ -357,7 +389,7 @@ class Outbox:
         ids: Sequence[int] | None = None,
     ) -> None:
         marked: int | Sequence[int] = task.id if ids is None else ids
-        now = self.clock()
+        now = retry_at = self.clock()
         if not isinstance(e, NotifyError):
             log.exception("alert for signal %d: unexpected error", task.signal.id)
             e = NotifyError(self.channel, f"unexpected error: {e}", maybe_sent=True)
@@ -366,6 +398,7 @@ class Outbox:
             if e.fault == "message":
                 self.store.mark_rejected(marked, now, str(e), self.owner)
                 report.rejected += 1
+                self._observe("rejected", [task])
                 log.error(
                     "alert for signal %d was refused by %s and set aside (%s); the signal "
                     "stays in `monitor signals`",
@@ -376,6 +409,11 @@ class Outbox:
                 return
             if e.fault == "route":
                 retry_at = now  # due as soon as the route works again
+            elif e.code == NO_ANSWER and task.attempts == 0:
+                # the answer was lost, not refused: look for the post at once (a history
+                # read, not a post); a second loss in a row backs off as usual
+                retry_at = now
+                self.paused_until = None
             else:
                 retry_at = decide.next_delivery_attempt(
                     now, task.attempts + 1, e.retry_after, key=task.key
@@ -385,6 +423,7 @@ class Outbox:
         except MonitorError as stored:
             log.error("alert for signal %d: cannot record the failure: %s", task.signal.id, stored)
         report.failed += 1
+        self._observe("failed", [task])
         if e.fault == "route":
             self._record_route(e)
             return
@@ -392,8 +431,12 @@ class Outbox:
             "alert for signal %d not delivered (%s); retrying at %s",
             task.signal.id,
             e,
-            self.paused_until.isoformat() if self.paused_until else "once the route works",
+            retry_at.isoformat() if retry_at > now else "once (looking for it first)",
         )
+
+
+class _Halt(Exception):
+    """The round ends before a post: stopped, or its patience would run out."""
 
 
 def _stopped(stop: threading.Event | None) -> bool:

@@ -112,6 +112,7 @@ MESSAGE_ERRORS = frozenset(
     {"invalid_blocks", "msg_too_long", "no_text", "invalid_payload", "invalid_metadata_format"}
 )
 EVENT_TYPE = "monitor_alert"
+NO_ANSWER = "no_answer"  # NotifyError.code: the request went out, no answer came back
 MAX_LIST_PAGES = 20
 MAX_HISTORY_PAGES = 10
 GROUP_LOOKBACK = timedelta(hours=1)  # how far back a resumed group looks for its parts
@@ -163,7 +164,12 @@ def _transport_failure(channel: str, what: str, e: BaseException) -> NotifyError
     """A request that got no answer: sent, unless the connection was refused."""
     reason = getattr(e, "reason", None)
     refused = isinstance(e, ConnectionRefusedError) or isinstance(reason, ConnectionRefusedError)
-    return NotifyError(channel, f"{what}: {_reason(e)}", maybe_sent=not refused)
+    return NotifyError(
+        channel,
+        f"{what}: {_reason(e)}",
+        maybe_sent=not refused,
+        code=None if refused else NO_ANSWER,
+    )
 
 
 class SlackBotNotifier:

@@ -323,6 +323,16 @@ class DeliveryQueries:
                     else f"unknown delivery {delivery_id}"
                 )
 
+    def unsent_counts(self) -> dict[tuple[str, str], int]:
+        """(channel, status) -> deliveries not sent yet (pending, sending, failed)."""
+        with self._transaction("counting unsent deliveries", write=False) as conn:
+            rows = conn.execute(
+                select(deliveries_t.c.channel, deliveries_t.c.status, func.count())
+                .where(deliveries_t.c.status.in_(UNSENT_STATUSES))
+                .group_by(deliveries_t.c.channel, deliveries_t.c.status)
+            )
+            return {(channel, status): n for channel, status, n in rows}
+
     def delivery_counts(self) -> dict[str, int]:
         """Deliveries per status; "pending", "sent" and "failed" are always present."""
         counts = {"pending": 0, "sent": 0, "failed": 0}

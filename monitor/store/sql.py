@@ -209,6 +209,11 @@ class SqlStore(DeliveryQueries, MuteQueries):
         if before != after:
             log.info("database %s migrated from %s to %s", self.safe_url, before, after)
 
+    def ping(self) -> None:
+        """``SELECT 1``; StorageError when the database cannot be reached."""
+        with self._transaction("checking the database", write=False) as conn:
+            conn.execute(text("SELECT 1"))
+
     def close(self) -> None:
         if self._daemon_lock is not None:
             self._daemon_lock.release()
