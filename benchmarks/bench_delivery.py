@@ -61,7 +61,9 @@ def run(alerts: int, per_second: int, faults: dict[str, float], seed: int) -> di
         while store.delivery_counts()["sent"] < alerts:
             outbox.run_round(patience=60)
         took = time.monotonic() - started
-        posted = Counter(int((m.metadata or {})["event_payload"]["signal"]) for m in slack.messages)
+        posted = Counter(
+            int(n) for m in slack.messages for n in (m.metadata or {})["event_payload"]["signals"]
+        )
         store.close()
         return {
             "seconds": took,

@@ -198,18 +198,27 @@ def should_alert(match: Match) -> bool:
     return match.polarity in ALERTED_POLARITIES
 
 
-def one_alert_per_item_and_thesis(found: Sequence[FoundMatch]) -> list[FoundMatch]:
+def one_alert_per_item_and_thesis(
+    found: Sequence[FoundMatch], kill_score: float | None = None
+) -> list[FoundMatch]:
     """``found`` with at most one alert per (item, thesis): when an item is evidence for
     several criteria of one thesis, the best-scoring one is alerted and the others are
     recorded without an alert. The alert then says what else the item supports: "mixed
     evidence" when that includes the other polarity (read from the store when the alert is
-    sent, so it holds across batches too). Order is kept."""
+    sent, so it holds across batches too). A kill at or above ``kill_score`` (severity) is
+    preferred whatever the scores, so an urgent kill is never hidden behind a confirm.
+    Order is kept."""
+
+    def rank(f: FoundMatch) -> tuple[bool, float]:
+        urgent = kill_score is not None and f.match.polarity == "kill"
+        return (urgent and f.match.score >= (kill_score or 0.0), f.match.score)
+
     best: dict[tuple[int, str], int] = {}
     for n, f in enumerate(found):
         if not f.alert:
             continue
         key = (f.item_id, f.match.thesis_id)
-        if key not in best or f.match.score > found[best[key]].match.score:
+        if key not in best or rank(f) > rank(found[best[key]]):
             best[key] = n
     keep = set(best.values())
     return [f if not f.alert or n in keep else replace(f, alert=False) for n, f in enumerate(found)]

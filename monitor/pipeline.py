@@ -24,6 +24,7 @@ from monitor import decide
 from monitor.errors import FeedError
 from monitor.feeds.fetch import Fetcher, FetchRequest
 from monitor.feeds.parse import parse_feed
+from monitor.feeds.sources import parse_source, request_headers
 from monitor.matching.engine import Matcher
 from monitor.matching.judge import Judge
 from monitor.matching.stories import (
@@ -50,6 +51,7 @@ from monitor.types import (
     PollOutcome,
     QueuedDelivery,
     RecordedSignal,
+    SourceConfig,
     SourceHealth,
     StoredItem,
     ThesisProgress,
@@ -132,6 +134,7 @@ class Pipeline:
         routing: Routing = DEFAULT_ROUTING,
         destinations: Mapping[str, Notifier] | None = None,
         source_tags: Mapping[str, Sequence[str]] | None = None,
+        sources: Sequence[SourceConfig] = (),
     ) -> None:
         self.limits = limits or Limits()
         self.backfill = backfill or Backfill()
@@ -149,6 +152,9 @@ class Pipeline:
         # routes: which destinations (named notifiers; "default" is ``notifier``) get what
         self.routing = routing
         self.source_tags = dict(source_tags or {})
+        # the configured sources by name: their kind (how an answer is read) and headers;
+        # a source not among them is a plain feed
+        self.source_configs = {s.name: s for s in sources}
         named = {**(destinations or {}), DEFAULT: notifier}
         self.channel_of = {name: n.channel for name, n in named.items()}
         # one outbox per channel: paced, retried, effectively-once delivery of its queue
@@ -221,7 +227,7 @@ class Pipeline:
         A claim not recorded (stopped, or a failure storing) is released, so the source is
         due again at once."""
         due = {h.name: h for h in decide.due_sources(claimed, now)}
-        requests = [FetchRequest(h.name, h.url, h.etag, h.last_modified) for h in due.values()]
+        requests = [self.fetch_request(h) for h in due.values()]
         batch: list[PollOutcome] = []
         recorded: set[str] = set()
         try:
@@ -243,6 +249,13 @@ class Pipeline:
             if len(recorded) < len(due):
                 self.store.release_sources(sorted(set(due) - recorded), self.owner)
         return len(recorded)
+
+    def fetch_request(self, health: SourceHealth) -> FetchRequest:
+        """The conditional GET of one source, with the headers its kind needs (EDGAR's
+        User-Agent)."""
+        config = self.source_configs.get(health.name)
+        headers = request_headers(config) if config is not None else ()
+        return FetchRequest(health.name, health.url, health.etag, health.last_modified, headers)
 
     def poll_outcome(
         self, health: SourceHealth, result: FetchResult | FeedError, now: datetime
@@ -307,6 +320,11 @@ class Pipeline:
     def parse_result(self, health: SourceHealth, result: FetchResult) -> list[Item]:
         if result.status == 304 or result.content is None:
             return []
+        config = self.source_configs.get(health.name)
+        if config is not None and config.query is not None:  # arxiv, edgar, hackernews
+            return parse_source(
+                config, result.content, url=result.url, content_type=result.content_type
+            )
         return self.parse(
             result.content, source=health.name, url=result.url, content_type=result.content_type
         )
@@ -432,7 +450,7 @@ class Pipeline:
                 found, rejected = self.judge.review(found, {s.id: s.item for s in pending}, theses)
                 if report is not None:
                     report.judge_rejected = (report.judge_rejected or 0) + rejected
-            found = decide.one_alert_per_item_and_thesis(found)
+            found = decide.one_alert_per_item_and_thesis(found, self.routing.kill_score)
             recorded = self.store.record_matches(
                 found,
                 self.planner(source_of, mutes, now),

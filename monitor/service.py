@@ -132,6 +132,7 @@ class Service:
                 config.routing.destinations, env.values, stream or sys.stdout
             ),
             source_tags={s.name: s.tags for s in config.sources},
+            sources=config.sources,
         )
         for outbox in self.pipeline.outboxes.values():
             outbox.set_pace(config.delivery.interval, config.delivery.burst)
@@ -187,7 +188,9 @@ class Service:
         self.store.migrate()
         if daemon:
             self.store.clear_stale_claims()
-        moved = self.store.requeue_deliveries(self.notifier.channel, now)
+        moved = self.store.requeue_deliveries(
+            self.notifier.channel, now, keep=list(self.pipeline.outboxes)
+        )
         if moved:
             log.warning(
                 "%d unsent alert(s) queued for another destination now go to %s",

@@ -216,3 +216,15 @@ def test_alert_caps_pass_the_cap_then_one_summary_and_count_the_rest() -> None:
     assert caps.admit(["a", "b", "b"]) == [False, True, True]
     caps.note([("a", 6, False), ("b", 7, True)])
     assert caps.summaries() == {"a": (3, 3)}  # signal 3 alerted as the summary of 4, 5, 6
+
+
+def test_one_alert_per_item_and_thesis_keeps_the_best_and_prefers_an_urgent_kill() -> None:
+    from monitor.types import FoundMatch
+
+    confirm = FoundMatch(1, Match("t", "c1", "confirm", 0.9, ("x",), "x"), alert=True)
+    kill = FoundMatch(1, Match("t", "k1", "kill", 0.85, ("x",), "x"), alert=True)
+    other = FoundMatch(2, Match("t", "k1", "kill", 0.5, ("x",), "x"), alert=True)
+    plain = decide.one_alert_per_item_and_thesis([confirm, kill, other])
+    assert [f.alert for f in plain] == [True, False, True]  # the best score of item 1
+    severe = decide.one_alert_per_item_and_thesis([confirm, kill, other], kill_score=0.8)
+    assert [f.alert for f in severe] == [False, True, True]  # the urgent kill wins

@@ -16,6 +16,7 @@ from monitor.errors import NotifyError
 from monitor.notify import SlackBotNotifier
 from monitor.notify.outbox import BURST, RECHECK, Outbox, RoundReport
 from monitor.store import SqlStore
+from monitor.types import FoundMatch
 from tests.e2e import Clock
 from tests.fakeslack import DEFAULT_TOKEN, FakeSlack
 from tests.test_store import item, match, thesis
@@ -53,10 +54,14 @@ def sqlite_store(tmp_path: Path) -> SqlStore:
     return store
 
 
-def queue_alerts(store: SqlStore, now: datetime, n: int, channel: str) -> list[int]:
-    """``n`` confirm signals on thesis t1, each queued for ``channel``; their ids."""
+def queue_alerts(
+    store: SqlStore, now: datetime, n: int, channel: str, first: int = 0
+) -> list[int]:
+    """``n`` confirm signals on thesis t1 (items ``first``…), each queued for ``channel``;
+    their ids."""
     store.sync_theses([thesis("t1")], now)
-    stored = store.add_items([item(i, link=f"https://x/{i}") for i in range(n)], now)
+    numbers = range(first, first + n)
+    stored = store.add_items([item(i, link=f"https://x/{i}") for i in numbers], now)
     ids = store.add_signals([(s.id, match("c1")) for s in stored], now)
     store.enqueue_deliveries(ids, channel, now)
     return ids
@@ -81,7 +86,7 @@ def statuses(store: SqlStore) -> dict[str, int]:
 
 
 def posted_signals(slack: FakeSlack) -> list[int]:
-    return [int((m.metadata or {})["event_payload"]["signal"]) for m in slack.messages]
+    return [int(n) for m in slack.messages for n in (m.metadata or {})["event_payload"]["signals"]]
 
 
 @pytest.fixture
@@ -383,3 +388,99 @@ def test_a_round_out_of_patience_for_pacing_sends_the_burst_and_gives_the_rest_b
     assert statuses(sqlite_store) == {"sent": BURST, "pending": 10 - BURST}
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(sqlite_store.claim_deliveries("slack:#investing", "other", clock(), LEASE)) == 6
+
+
+def test_a_delivery_posted_alone_before_a_crash_is_not_posted_again_inside_a_group(
+    sqlite_store: SqlStore, fake_slack: FakeSlack, clock: Clock, timer: FakeTimer
+) -> None:
+    from monitor.types import QueuedDelivery
+
+    sqlite_store.sync_theses([thesis("t1")], clock())
+    stored = sqlite_store.add_items([item(i, link=f"https://x/{i}") for i in range(3)], clock())
+    burst = [QueuedDelivery("slack:#investing", clock(), digest="~all")]
+    found = [FoundMatch(s.id, match("c1"), alert=True) for s in stored]
+    recorded = sqlite_store.record_matches(found, lambda f: burst, clock())
+    ids = [r.signal_id for r in recorded]
+    # the first delivery went out alone (a claim of one), then the process died
+    (first,) = sqlite_store.claim_deliveries("slack:#investing", "dead", clock(), LEASE, 1)
+    sqlite_store.mark_sending(first.id, clock(), "dead", LEASE)
+    make_outbox(sqlite_store, fake_slack, clock, timer).notifier.send(
+        _alert(first),  # type: ignore[arg-type]
+        key=first.key,
+    )
+    timer.advance(LEASE.total_seconds() + 1)
+
+    live = make_outbox(sqlite_store, fake_slack, clock, timer, owner="live")
+    assert live.run_round(patience=30) == RoundReport(sent=2, recovered=1)
+    assert sorted(posted_signals(fake_slack)) == sorted(ids)  # each once
+    assert len(fake_slack.messages) == 2  # the lone one, then a group of the other two
+
+
+def test_a_replica_whose_claim_ran_out_does_not_post(
+    sqlite_store: SqlStore, fake_slack: FakeSlack, clock: Clock, timer: FakeTimer
+) -> None:
+    queue_alerts(sqlite_store, clock(), 1, "slack:#investing")
+    (task,) = sqlite_store.claim_deliveries("slack:#investing", "slow", clock(), LEASE)
+    clock.advance(seconds=LEASE.total_seconds() + 1)  # "slow" stalled past its lease
+    slow = make_outbox(sqlite_store, fake_slack, clock, timer, owner="slow")
+    assert slow.deliver(task, RoundReport()) is False
+    assert fake_slack.messages == []  # the claim could not be renewed: no post
+    fast = make_outbox(sqlite_store, fake_slack, clock, timer, owner="fast")
+    assert fast.run_round(patience=10) == RoundReport(sent=1)
+
+
+def test_an_unknown_refusal_is_set_aside_and_a_bug_is_retried_then_set_aside(
+    sqlite_store: SqlStore,
+    fake_slack: FakeSlack,
+    clock: Clock,
+    timer: FakeTimer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from monitor.notify import outbox as outbox_module
+
+    ids = queue_alerts(sqlite_store, clock(), 2, "slack:#investing")
+    fake_slack.queue_api_error("metadata_too_large")  # not in any list: the message's fault
+    outbox = make_outbox(sqlite_store, fake_slack, clock, timer)
+    assert outbox.run_round() == RoundReport(sent=1, rejected=1)
+    assert posted_signals(fake_slack) == ids[1:]
+
+    queue_alerts(sqlite_store, clock(), 1, "slack:#investing", first=10)
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("a rendering bug")
+
+    monkeypatch.setattr(outbox.notifier, "send", broken)
+    for _ in range(outbox_module.MAX_UNEXPECTED):
+        outbox.run_round(patience=600)
+        timer.advance(600)
+    assert statuses(sqlite_store) == {"sent": 1, "rejected": 2}  # the queue is free again
+
+
+def test_signals_found_together_count_1st_2nd_3rd(sqlite_store: SqlStore, clock: Clock) -> None:
+    queue_alerts(sqlite_store, clock(), 3, "slack:#investing")
+    due = sqlite_store.due_deliveries("slack:#investing", clock())
+    assert [t.tally for t in due] == [1, 2, 3]
+
+
+def test_a_restart_moves_only_the_deliveries_of_unconfigured_channels(
+    sqlite_store: SqlStore, clock: Clock
+) -> None:
+    from monitor.types import QueuedDelivery
+
+    sqlite_store.sync_theses([thesis("t1")], clock())
+    stored = sqlite_store.add_items([item(i, link=f"https://x/{i}") for i in range(2)], clock())
+    at_eight = clock() + timedelta(hours=3)
+    plans = {
+        stored[0].id: [QueuedDelivery("slack:#desk", at_eight, digest="morning@8")],
+        stored[1].id: [QueuedDelivery("slack:#gone", at_eight, digest="morning@8")],
+    }
+    found = [FoundMatch(s.id, match("c1"), alert=True) for s in stored]
+    sqlite_store.record_matches(found, lambda f: plans[f.item_id], clock())
+
+    moved = sqlite_store.requeue_deliveries(
+        "slack:#investing", clock(), keep=["slack:#investing", "slack:#desk"]
+    )
+    assert moved == 1
+    assert sqlite_store.due_deliveries("slack:#desk", at_eight)[0].digest == "morning@8"
+    assert sqlite_store.due_deliveries("slack:#investing", clock()) == []  # keeps its time
+    assert len(sqlite_store.due_deliveries("slack:#investing", at_eight)) == 1

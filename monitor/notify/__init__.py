@@ -8,6 +8,7 @@ factory.py   notifier_from_env: pick one from SLACK_* settings
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -46,14 +47,16 @@ class Notifier(Protocol):
     def check(self) -> NotifyError | None: ...
 
     def send_group(
-        self, group: AlertGroup, *, key: str, resume: bool = False
+        self, group: AlertGroup, *, key: str, keys: Sequence[str] = ()
     ) -> DeliveryReceipt: ...
 
 
 class VerifyingNotifier(Notifier, Protocol):
     """A notifier that can look up whether a delivery reached the destination."""
 
-    def find_posted(self, key: str, since: datetime) -> DeliveryReceipt | None: ...
+    def find_posted_keys(
+        self, keys: Sequence[str], since: datetime
+    ) -> dict[str, DeliveryReceipt]: ...
 
 
 __all__ = [

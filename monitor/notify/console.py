@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TextIO
 
 from monitor.errors import NotifyError
@@ -38,7 +39,9 @@ class ConsoleNotifier:
     def check(self) -> NotifyError | None:
         return None
 
-    def send_group(self, group: AlertGroup, *, key: str, resume: bool = False) -> DeliveryReceipt:
+    def send_group(
+        self, group: AlertGroup, *, key: str, keys: Sequence[str] = ()
+    ) -> DeliveryReceipt:
         """Writes a group or digest in the console layout."""
         try:
             self._stream.write(group_console(group) + "\n\n")

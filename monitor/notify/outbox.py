@@ -12,18 +12,27 @@
   ``patience`` is how long one call may wait for those retries: the daemon's delivery thread
   waits (so 200 alerts through a 20 % 5xx storm take minutes, not hours); a cycle run once
   stops at the first failure and leaves the rest queued.
-* **Effectively once.** Each post carries the delivery's key (``DeliveryTask.key``). The
-  delivery is marked ``sending`` *before* the post; a crash or a lost answer leaves it so,
-  and the next attempt first asks the notifier whether a message with that key was posted
-  (``find_posted``: Slack's channel history with metadata) and, if so, records it as sent
-  without posting again. Notifiers that cannot look (webhooks) are at-least-once.
+* **Effectively once.** Each message carries, in its metadata, the keys of the deliveries
+  it carries (``DeliveryTask.key``). A delivery is marked ``sending`` *before* its post,
+  with its claim renewed and checked (a replica whose lease ran out cannot post it); a
+  crash or a lost answer leaves it so. Before the next attempt the claimed deliveries whose
+  outcome is unknown are looked up in one scan of the channel's history (``find_posted_keys``,
+  back to the earliest attempt) and those found are recorded as sent, not posted again, so
+  a later attempt may group them differently without a duplicate. A group or digest is
+  posted as messages that each render as one Slack message, each recorded as it is posted.
+  After a cut connection the post is looked for at once; after a timeout (Slack may still be
+  posting it) only after :data:`TIMEOUT_LOOK`. Notifiers that cannot look (webhooks) are
+  at-least-once.
 * **Route faults** (a bad token, an unknown channel, the bot not in it): every alert would
   fail the same way, so the route is marked unhealthy in the store (``monitor sources`` shows
   it), reported once at ERROR with what to do, and checked again every :data:`RECHECK`
   (``Notifier.check``; Slack: ``auth.test`` and the channel). Signals are still recorded and
   queued meanwhile; delivery resumes by itself once a check passes.
-* **A message the destination refuses for good** (too long, bad blocks) is set aside as
-  ``rejected`` and reported at ERROR; the queue goes on. The signal stays in the history.
+* **A message the destination refuses for good** (too long, bad blocks, any ``ok: false``
+  that is neither the route's fault nor Slack's own trouble) is set aside as ``rejected``
+  and reported at ERROR; the queue goes on. The signal stays in the history. An unexpected
+  error (a bug) is retried, then set aside after :data:`MAX_UNEXPECTED` attempts, so no
+  delivery can hold a channel's queue for ever.
 * A failure of the store while marking an outcome is logged and the round ends; the lease
   runs out and the delivery, still ``sending``, is looked for before it is posted again.
 * The daemon delivers from its own thread (:class:`DeliveryWorker`), so a Slack outage or
@@ -38,13 +47,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
 from monitor import decide
 from monitor.errors import MonitorError, NotifyError, StorageError
 from monitor.notify import Notifier, VerifyingNotifier
+from monitor.notify.grouped import group_messages
 from monitor.notify.routes import BURST as BURST_PREFIX
-from monitor.notify.slack import NO_ANSWER
+from monitor.notify.slack import NO_ANSWER, TIMED_OUT
+from monitor.redact import mask_urls_in
 from monitor.types import AlertGroup, DeliveryTask, RouteHealth
 
 log = logging.getLogger(__name__)
@@ -55,6 +66,8 @@ LOOKBACK = timedelta(minutes=5)  # history searched before an attempt, for clock
 CLAIM = 50  # deliveries claimed at a time (a digest's are sent together)
 GROUP = 10  # alerts of one thesis found together (a burst) go out as one message
 STORAGE_REST = timedelta(seconds=5)  # the wait after the database failed us
+TIMEOUT_LOOK = timedelta(seconds=10)  # after a timed-out post, before looking for it
+MAX_UNEXPECTED = 5  # attempts that end in an unexpected error before it is set aside
 
 
 class DeliveryStore(Protocol):
@@ -63,9 +76,13 @@ class DeliveryStore(Protocol):
     def claim_deliveries(
         self, channel: str, owner: str, now: datetime, lease: timedelta, limit: int = 20
     ) -> list[DeliveryTask]: ...
-    def release_deliveries(self, ids: Sequence[int]) -> None: ...
+    def release_deliveries(self, ids: Sequence[int], owner: str | None = None) -> None: ...
     def mark_sending(
-        self, delivery_id: int | Sequence[int], now: datetime, owner: str | None = None
+        self,
+        delivery_id: int | Sequence[int],
+        now: datetime,
+        owner: str | None = None,
+        lease: timedelta | None = None,
     ) -> None: ...
     def mark_sent(
         self,
@@ -229,6 +246,16 @@ class Outbox:
                 break
             if not claimed:
                 break
+            try:
+                claimed = self._recover(claimed, report)
+            except NotifyError as e:  # history cannot be read now: wait, post nothing
+                self._release(claimed)
+                head = min(claimed, key=lambda t: t.id)
+                self.paused_until = decide.next_delivery_attempt(
+                    self.clock(), head.attempts + 1, e.retry_after, key=head.key
+                )
+                log.warning("%s: %s; retrying at %s", self.channel, e, self.paused_until)
+                continue
             batch = units(claimed)
             self._deadline, self._stop = deadline, stop
             for n, unit in enumerate(batch):
@@ -246,7 +273,7 @@ class Outbox:
 
     def _release(self, tasks: Sequence[DeliveryTask]) -> None:
         try:
-            self.store.release_deliveries([t.id for t in tasks])
+            self.store.release_deliveries([t.id for t in tasks], self.owner)
         except StorageError as e:  # their leases run out instead
             log.warning("%s: cannot release claimed deliveries: %s", self.channel, e)
 
@@ -288,53 +315,62 @@ class Outbox:
         return self.deliver_group(unit, report)
 
     def deliver_group(self, unit: Sequence[DeliveryTask], report: RoundReport) -> bool:
-        """Send several deliveries as one message (in parts within Slack's limits); they
-        share the outcome. A group whose outcome was unknown resumes: the notifier posts
-        only the parts not already in the channel."""
-        head = unit[0]
-        ids = [t.id for t in unit]
-        unknown = any(t.outcome_unknown for t in unit)
+        """Send several deliveries as messages of a group or digest: each message carries a
+        known set of deliveries (the unit is halved until each renders as one message) and
+        names them all in its metadata, so a lost answer is found whatever the grouping of
+        a later attempt. Each message is recorded as it is posted."""
         digest = None
+        head = unit[0]
         if head.digest and not head.digest.startswith(BURST_PREFIX):
             digest = f"Digest · {head.digest.split('@', 1)[0]}"
-        group = AlertGroup(tuple(t.alert() for t in unit), digest=digest)
+        chunks = _one_message_chunks(list(unit), digest)
+        for n, chunk in enumerate(chunks):
+            if not self._deliver_message(chunk, digest, report):
+                self._release([t for c in chunks[n + 1 :] for t in c])
+                return False
+        return True
+
+    def _deliver_message(
+        self, chunk: Sequence[DeliveryTask], digest: str | None, report: RoundReport
+    ) -> bool:
+        head = chunk[0]
+        ids = [t.id for t in chunk]
         try:
+            group = AlertGroup(tuple(t.alert() for t in chunk), digest=digest)
             self._before_post()
-            self.store.mark_sending(ids, self.clock(), self.owner)
-            receipt = self.notifier.send_group(group, key=head.key, resume=unknown)
+            self.store.mark_sending(ids, self.clock(), self.owner, self.lease)
+            receipt = self.notifier.send_group(group, key=head.key, keys=[t.key for t in chunk])
         except _Halt:
             raise
         except StorageError as e:
-            log.error("alerts of signals %s: %s; retried later", [t.signal.id for t in unit], e)
+            log.error("alerts of signals %s: %s; retried later", [t.signal.id for t in chunk], e)
             self.paused_until = self.clock() + STORAGE_REST
             return False
         except Exception as e:  # NotifyError, or a library surprise: never lose the alerts
-            self._failed(head, e, report, unknown, ids=ids)
+            self._failed(head, e, report, False, ids=ids)
             return isinstance(e, NotifyError) and e.fault == "message"
         try:
             self.store.mark_sent(ids, self.clock(), receipt.ts, self.owner)
-        except StorageError as e:  # left "sending": the retry resumes the parts
+        except StorageError as e:  # left "sending": the next attempt finds it posted
             log.error("a group was posted but not recorded as sent: %s", e)
             self.paused_until = self.clock() + STORAGE_REST
             return False
-        report.sent += len(unit)
-        self._observe("sent", unit)
+        report.sent += len(chunk)
+        self._observe("sent", chunk)
         return True
 
     def deliver(self, task: DeliveryTask, report: RoundReport) -> bool:
         """Send one claimed delivery and record the outcome; False when the round should
         stop (the delivery is to be retried later, or the route is broken)."""
-        # an earlier attempt may have posted it: until history says it did not, or a new
-        # attempt is known to fail, the outcome stays unknown ("sending")
-        unknown = task.outcome_unknown
+        # an earlier attempt may have posted it: a notifier that verifies has looked
+        # (:meth:`_recover`); one that cannot keeps the outcome unknown until a post is
+        # known to have failed
+        unknown = task.outcome_unknown and not self.notifier.verifies
         try:
-            if unknown and self.notifier.verifies:
-                if self._already_posted(task, report):
-                    return True
-                unknown = False
+            alert = task.alert()
             self._before_post()
-            self.store.mark_sending(task.id, self.clock(), self.owner)
-            receipt = self.notifier.send(task.alert(), key=task.key)
+            self.store.mark_sending(task.id, self.clock(), self.owner, self.lease)
+            receipt = self.notifier.send(alert, key=task.key)
         except _Halt:
             raise
         except StorageError as e:  # the database is down: rest before trying again
@@ -361,23 +397,32 @@ class Outbox:
         for task in tasks:
             self.observe(self.channel, outcome, (now - task.signal.created_at).total_seconds())
 
-    def _already_posted(self, task: DeliveryTask, report: RoundReport) -> bool:
+    def _recover(self, claimed: Sequence[DeliveryTask], report: RoundReport) -> list[DeliveryTask]:
+        """Of the claimed deliveries, those still to post: the ones whose earlier attempt
+        lost its outcome and that the channel's history shows posted are recorded as sent
+        (one history scan for all, back to the earliest attempt). NotifyError when history
+        cannot be read now (nothing is posted then)."""
+        unknown = [t for t in claimed if t.outcome_unknown]
+        if not unknown or not self.notifier.verifies:
+            return list(claimed)
         notifier: VerifyingNotifier = self.notifier  # type: ignore[assignment]
-        since = (task.attempted_at or task.created_at or self.clock()) - LOOKBACK
-        found = notifier.find_posted(task.key, since)  # NotifyError: retried later
-        if found is None:
-            return False
-        self.store.mark_sent(task.id, self.clock(), found.ts, self.owner)
-        report.recovered += 1
-        self._observe("recovered", [task])
-        log.info(
-            "signal %d had already been posted to %s (ts %s) by an attempt whose answer was "
-            "lost: recorded as sent, not posted again",
-            task.signal.id,
-            self.channel,
-            found.ts,
-        )
-        return True
+        since = min(t.attempted_at or t.created_at or self.clock() for t in unknown) - LOOKBACK
+        found = notifier.find_posted_keys([t.key for t in unknown], since)
+        for task in unknown:
+            receipt = found.get(task.key)
+            if receipt is None:
+                continue
+            self.store.mark_sent(task.id, self.clock(), receipt.ts, self.owner)
+            report.recovered += 1
+            self._observe("recovered", [task])
+            log.info(
+                "signal %d had already been posted to %s (ts %s) by an attempt whose answer "
+                "was lost: recorded as sent, not posted again",
+                task.signal.id,
+                self.channel,
+                receipt.ts,
+            )
+        return [t for t in claimed if t.key not in found]
 
     def _failed(
         self,
@@ -390,9 +435,13 @@ class Outbox:
     ) -> None:
         marked: int | Sequence[int] = task.id if ids is None else ids
         now = retry_at = self.clock()
-        if not isinstance(e, NotifyError):
+        if not isinstance(e, NotifyError):  # a bug (rendering, a library): bounded retries
             log.exception("alert for signal %d: unexpected error", task.signal.id)
-            e = NotifyError(self.channel, f"unexpected error: {e}", maybe_sent=True)
+            fault: Literal["message", "transient"] = (
+                "message" if task.attempts + 1 >= MAX_UNEXPECTED else "transient"
+            )
+            reason = mask_urls_in(f"unexpected error: {type(e).__name__}: {e}", [])
+            e = NotifyError(self.channel, reason, fault=fault, maybe_sent=fault == "transient")
         maybe_sent = e.maybe_sent or unknown
         try:
             if e.fault == "message":
@@ -418,6 +467,8 @@ class Outbox:
                 retry_at = decide.next_delivery_attempt(
                     now, task.attempts + 1, e.retry_after, key=task.key
                 )
+                if e.code == TIMED_OUT:  # Slack may still be posting it: look later
+                    retry_at = max(retry_at, now + TIMEOUT_LOOK)
                 self.paused_until = retry_at
             self.store.mark_failed(marked, now, str(e), retry_at, self.owner, maybe_sent=maybe_sent)
         except MonitorError as stored:
@@ -533,3 +584,13 @@ def units(tasks: Sequence[DeliveryTask]) -> list[list[DeliveryTask]]:
             out.append(unit)
         unit.append(task)
     return out
+
+
+def _one_message_chunks(tasks: list[DeliveryTask], digest: str | None) -> list[list[DeliveryTask]]:
+    """``tasks`` cut into runs that each render as one Slack message (halving a run that
+    would not; one alert always fits)."""
+    group = AlertGroup(tuple(t.alert() for t in tasks), digest=digest)
+    if len(tasks) == 1 or len(group_messages(group)) == 1:
+        return [tasks]
+    middle = len(tasks) // 2
+    return _one_message_chunks(tasks[:middle], digest) + _one_message_chunks(tasks[middle:], digest)

@@ -18,13 +18,15 @@ Decisions:
   the same way; a refused message (:data:`MESSAGE_ERRORS`) is that message's; the rest are
   transient. A 5xx, a timeout or a connection cut after the request went out may have
   posted the message (``maybe_sent``); a refused connection did not.
-* **Effectively once** (bot only): every post carries the delivery's key in Slack message
-  ``metadata`` (event type :data:`EVENT_TYPE`); :meth:`SlackBotNotifier.find_posted` reads
-  the channel's history since a time, with metadata, and returns the receipt of a message
-  with that key, so an attempt whose outcome is unknown is looked for before it is posted
-  again. Reading history needs the ``channels:history`` (``groups:history`` for a private
-  channel) scope; without it the bot is at-least-once and says so once. Incoming webhooks
-  can neither carry metadata nor read history: they stay at-least-once.
+* **Effectively once** (bot only): every message carries in Slack message ``metadata``
+  (event type :data:`EVENT_TYPE`) the keys of the deliveries it carries;
+  :meth:`SlackBotNotifier.find_posted_keys` reads the channel's history since a time, with
+  metadata, in one scan for many keys, so an attempt whose outcome is unknown is looked for
+  before it is posted again. Unknown is never read as "not posted": a scan that cannot
+  reach back far enough raises. Reading history needs the ``channels:history``
+  (``groups:history`` for a private channel) scope; without it the bot is at-least-once and
+  says so once. The channel's ID, needed to read history, is known from any post. Incoming
+  webhooks can neither carry metadata nor read history: they stay at-least-once.
 * **Checks** (:meth:`SlackBotNotifier.check`): ``auth.test`` for the token, then the channel:
   an ID through ``conversations.info`` (also whether the bot is a member), a ``#name``
   through ``conversations.list`` (at most :data:`MAX_LIST_PAGES` pages). A check that lacks
@@ -35,8 +37,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from http.client import HTTPException
 from typing import Any
 from urllib.parse import urlsplit
@@ -112,10 +114,14 @@ MESSAGE_ERRORS = frozenset(
     {"invalid_blocks", "msg_too_long", "no_text", "invalid_payload", "invalid_metadata_format"}
 )
 EVENT_TYPE = "monitor_alert"
-NO_ANSWER = "no_answer"  # NotifyError.code: the request went out, no answer came back
+NO_ANSWER = "no_answer"  # NotifyError.code: the connection closed with no answer
+TIMED_OUT = "timed_out"  # NotifyError.code: no answer within the timeout (Slack may be busy)
+# ok:false errors that are Slack's own trouble (retried); any other is about the message
+TRANSIENT_ERRORS = frozenset(
+    {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
+)
 MAX_LIST_PAGES = 20
 MAX_HISTORY_PAGES = 10
-GROUP_LOOKBACK = timedelta(hours=1)  # how far back a resumed group looks for its parts
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 
 _WEBHOOK_HINTS: dict[str, str] = {
@@ -153,23 +159,22 @@ def _http_failure(
 
 
 def _fault(code: str | None) -> Any:
+    """Whose fault an ok:false error is: the route's, Slack's own (transient), or else the
+    message's (set aside, so that an unknown refusal cannot block the queue for ever)."""
     if code in ROUTE_ERRORS:
         return "route"
-    if code in MESSAGE_ERRORS:
-        return "message"
-    return "transient"
+    if code is None or code in TRANSIENT_ERRORS or code == "unknown_error":
+        return "transient"
+    return "message"
 
 
 def _transport_failure(channel: str, what: str, e: BaseException) -> NotifyError:
     """A request that got no answer: sent, unless the connection was refused."""
     reason = getattr(e, "reason", None)
     refused = isinstance(e, ConnectionRefusedError) or isinstance(reason, ConnectionRefusedError)
-    return NotifyError(
-        channel,
-        f"{what}: {_reason(e)}",
-        maybe_sent=not refused,
-        code=None if refused else NO_ANSWER,
-    )
+    reason = _reason(e)
+    code = None if refused else (TIMED_OUT if reason == "timed out" else NO_ANSWER)
+    return NotifyError(channel, f"{what}: {reason}", maybe_sent=not refused, code=code)
 
 
 class SlackBotNotifier:
@@ -197,6 +202,7 @@ class SlackBotNotifier:
         self._slack_channel = channel
         self._channel_id: str | None = channel if _CHANNEL_ID.match(channel) else None
         self._history_warned = False
+        self._channel_checked = False  # _channel_id is known to be this channel's
         self._client = WebClient(
             token=token,
             base_url=base_url or WebClient.BASE_URL,
@@ -206,46 +212,37 @@ class SlackBotNotifier:
         )
 
     def send(self, alert: Alert, *, key: str | None = None) -> DeliveryReceipt:
-        extra: dict[str, Any] = {}
-        if key is not None:
-            extra["metadata"] = {
-                "event_type": EVENT_TYPE,
-                "event_payload": {"key": key, "signal": alert.signal_id},
-            }
-        try:
-            response = self._client.chat_postMessage(
-                channel=self._slack_channel,
-                text=render_fallback(alert),
-                blocks=render_blocks(alert, buttons=self.buttons),
-                unfurl_links=False,
-                unfurl_media=False,
-                **extra,
-            )
-        except SlackApiError as e:
-            raise self._api_failure(e) from e
-        except (SlackClientError, OSError, HTTPException) as e:  # refused, timeout, cut off
-            raise _transport_failure(self.channel, "cannot reach Slack", e) from e
-        ts = response.get("ts")
-        if isinstance(response.get("channel"), str):
-            self._channel_id = str(response["channel"])
-        log.info("posted signal %s to %s (ts %s)", alert.signal_id, self.channel, ts)
-        return DeliveryReceipt(channel=self.channel, ts=str(ts) if ts is not None else None)
+        receipt = self._post(
+            render_fallback(alert),
+            render_blocks(alert, buttons=self.buttons),
+            key or f"signal-{alert.signal_id}",
+            signals=[alert.signal_id],
+        )
+        log.info("posted signal %s to %s (ts %s)", alert.signal_id, self.channel, receipt.ts)
+        return receipt
 
-    def send_group(self, group: AlertGroup, *, key: str, resume: bool = False) -> DeliveryReceipt:
-        """Post a group or digest, part by part, each part carrying ``key/p<n>``. With
-        ``resume`` (an earlier attempt's outcome is unknown) the parts already in the
-        channel are not posted again. The receipt is the first part's."""
+    def send_group(
+        self, group: AlertGroup, *, key: str, keys: Sequence[str] = ()
+    ) -> DeliveryReceipt:
+        """Post a group or digest; its metadata names every delivery it carries (``keys``),
+        so :meth:`find_posted_keys` finds each. The outbox sends groups that render as one
+        message; a longer one is posted part by part. The receipt is the first part's."""
         first: str | None = None
-        since = datetime.now(UTC) - GROUP_LOOKBACK
-        for n, message in enumerate(group_messages(group)):
-            part = f"{key}/p{n}"
-            found = self.find_posted(part, since) if resume else None
-            if found is None:
-                found = self._post(message.text, message.blocks, part)
-            first = first if first is not None else found.ts
+        for message in group_messages(group):
+            signals = [a.signal_id for a in group.alerts]
+            receipt = self._post(message.text, message.blocks, key, keys, signals)
+            first = first if first is not None else receipt.ts
         return DeliveryReceipt(channel=self.channel, ts=first)
 
-    def _post(self, text: str, blocks: list[dict[str, Any]], key: str) -> DeliveryReceipt:
+    def _post(
+        self,
+        text: str,
+        blocks: list[dict[str, Any]],
+        key: str,
+        keys: Sequence[str] = (),
+        signals: Sequence[int] = (),
+    ) -> DeliveryReceipt:
+        payload = {"key": key, "deliveries": list(keys) or [key], "signals": list(signals)}
         try:
             response = self._client.chat_postMessage(
                 channel=self._slack_channel,
@@ -253,14 +250,15 @@ class SlackBotNotifier:
                 blocks=blocks,
                 unfurl_links=False,
                 unfurl_media=False,
-                metadata={"event_type": EVENT_TYPE, "event_payload": {"key": key}},
+                metadata={"event_type": EVENT_TYPE, "event_payload": payload},
             )
         except SlackApiError as e:
             raise self._api_failure(e) from e
         except (SlackClientError, OSError, HTTPException) as e:
             raise _transport_failure(self.channel, "cannot reach Slack", e) from e
-        if isinstance(response.get("channel"), str):
+        if isinstance(response.get("channel"), str):  # a post names the channel's ID
             self._channel_id = str(response["channel"])
+            self._channel_checked = True
         ts = response.get("ts")
         return DeliveryReceipt(channel=self.channel, ts=str(ts) if ts is not None else None)
 
@@ -282,11 +280,21 @@ class SlackBotNotifier:
         return None
 
     def find_posted(self, key: str, since: datetime) -> DeliveryReceipt | None:
-        """The receipt of the message carrying ``key`` posted since ``since``, or None.
-        Raises NotifyError (transient) when history cannot be read now; returns None, after
-        a warning once, when the token may not read it (at-least-once then)."""
+        """The receipt of the message carrying delivery ``key``, posted since ``since``."""
+        return self.find_posted_keys([key], since).get(key)
+
+    def find_posted_keys(self, keys: Sequence[str], since: datetime) -> dict[str, DeliveryReceipt]:
+        """Of ``keys``, the deliveries found in the channel's messages since ``since`` (one
+        history scan for all), with the receipt of the message that carries each.
+
+        Raises NotifyError (transient) when history cannot be read now, and when the scan
+        ends before it reached ``since`` (over :data:`MAX_HISTORY_PAGES` pages): unknown is
+        not "not posted". Returns {} after a warning once when the token may not read the
+        history at all (at-least-once then)."""
+        wanted = set(keys)
+        found: dict[str, DeliveryReceipt] = {}
         try:
-            channel_id = self._resolve_channel()
+            channel_id = self._history_channel()
             cursor: str | None = None
             for _ in range(MAX_HISTORY_PAGES):
                 page = self._client.conversations_history(
@@ -298,12 +306,16 @@ class SlackBotNotifier:
                 )
                 for message in page.get("messages") or []:
                     metadata = message.get("metadata") or {}
+                    if metadata.get("event_type") != EVENT_TYPE:
+                        continue
                     payload = metadata.get("event_payload") or {}
-                    if metadata.get("event_type") == EVENT_TYPE and payload.get("key") == key:
-                        return DeliveryReceipt(channel=self.channel, ts=str(message.get("ts")))
+                    carried = {payload.get("key"), *(payload.get("deliveries") or [])}
+                    receipt = DeliveryReceipt(channel=self.channel, ts=str(message.get("ts")))
+                    for key in wanted & carried:
+                        found.setdefault(key, receipt)
                 cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-                if not page.get("has_more") or not cursor:
-                    return None
+                if found.keys() >= wanted or not page.get("has_more") or not cursor:
+                    return found
         except SlackApiError as e:
             failure = self._api_failure(e)
             if failure.code in ("missing_scope", "not_allowed_token_type"):
@@ -315,17 +327,30 @@ class SlackBotNotifier:
                         "was lost is posted again, so it may appear twice",
                         self.channel,
                     )
-                return None
+                return {}
             raise failure from e
         except (SlackClientError, OSError, HTTPException) as e:
             raise _transport_failure(self.channel, "cannot read Slack history", e) from e
-        return None
+        raise NotifyError(
+            self.channel,
+            f"more than {MAX_HISTORY_PAGES * 200} messages since the attempt: cannot tell "
+            "whether it was posted; retrying later",
+            maybe_sent=True,
+        )
+
+    def _history_channel(self) -> str:
+        """The channel ID to read history from: known from an earlier post or check, else
+        looked up (conversations.info or .list)."""
+        if self._channel_id is not None and self._channel_checked:
+            return self._channel_id
+        return self._resolve_channel()
 
     def _resolve_channel(self) -> str:
         """The channel's ID (looked up once by name); raises SlackApiError or NotifyError."""
         if self._channel_id is not None:
             info = self._client.conversations_info(channel=self._channel_id)
             self._require_member(info.get("channel") or {})
+            self._channel_checked = True
             return self._channel_id
         name = self._slack_channel.lstrip("#")
         cursor: str | None = None
@@ -340,6 +365,7 @@ class SlackBotNotifier:
                 if channel.get("name") == name:
                     self._require_member(channel)
                     self._channel_id = str(channel["id"])
+                    self._channel_checked = True
                     return self._channel_id
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
@@ -417,7 +443,9 @@ class SlackWebhookNotifier:
         """A webhook cannot be checked without posting: None (healthy until a post fails)."""
         return None
 
-    def send_group(self, group: AlertGroup, *, key: str, resume: bool = False) -> DeliveryReceipt:
+    def send_group(
+        self, group: AlertGroup, *, key: str, keys: Sequence[str] = ()
+    ) -> DeliveryReceipt:
         """Post a group or digest part by part (at-least-once: nothing to look up)."""
         messages = group_messages(group)
         for message in messages:

@@ -25,7 +25,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import ColumnElement, Table, func, select, update
+from sqlalchemy import ColumnElement, Table, case, func, select, update
 from sqlalchemy.engine import Connection
 
 from monitor.errors import StorageError
@@ -126,17 +126,23 @@ class DeliveryQueries:
         with self._transaction(f"counting capped signals into the alert of {signal_id}") as conn:
             conn.execute(update(deliveries_t).where(*where).values(more=deliveries_t.c.more + more))
 
-    def requeue_deliveries(self, channel: str, now: datetime) -> int:
-        """Move unsent deliveries queued for another channel (the Slack settings changed)
-        to ``channel``, due now; returns how many moved. None is dropped. One statement: a
-        delivery whose signal already has one for ``channel`` stays where it is."""
+    def requeue_deliveries(self, channel: str, now: datetime, keep: Sequence[str] = ()) -> int:
+        """Move unsent deliveries queued for a channel that is no longer configured (the
+        Slack settings changed; ``keep``: the channels still configured, ``channel`` among
+        them) to ``channel``; returns how many moved. None is dropped; a digest or a held
+        alert keeps its time, the rest is due now. One statement: a delivery whose signal
+        already has one for ``channel`` stays where it is."""
+        kept = {channel, *keep}
         # SQLite and PostgreSQL both read the subqueries before the update changes rows
         taken = (
             select(deliveries_t.c.signal_id)
             .where(deliveries_t.c.channel == channel)
             .scalar_subquery()
         )
-        stranded = deliveries_t.c.channel != channel, deliveries_t.c.status.in_(UNSENT_STATUSES)
+        stranded = (
+            deliveries_t.c.channel.not_in(sorted(kept)),
+            deliveries_t.c.status.in_(UNSENT_STATUSES),
+        )
         # a signal stranded on two old channels moves once (its oldest delivery)
         first = (
             select(func.min(deliveries_t.c.id))
@@ -152,7 +158,14 @@ class DeliveryQueries:
                     deliveries_t.c.signal_id.not_in(taken),
                     deliveries_t.c.id.in_(first),
                 )
-                .values(channel=channel, next_attempt=now, status="pending")
+                .values(
+                    channel=channel,
+                    next_attempt=case(
+                        (deliveries_t.c.next_attempt > now, deliveries_t.c.next_attempt),
+                        else_=now,
+                    ),
+                    status="pending",  # a post to the old channel is not one to this one
+                )
             )
         return int(result.rowcount or 0)
 
@@ -237,23 +250,34 @@ class DeliveryQueries:
             )
         return [t for t in head if t.id in got]
 
-    def release_deliveries(self, ids: Sequence[int]) -> None:
-        """Give claimed, unsent deliveries back at once (instead of when the lease ends)."""
+    def release_deliveries(self, ids: Sequence[int], owner: str | None = None) -> None:
+        """Give claimed, unsent deliveries back at once (instead of when the lease ends);
+        with ``owner``, only those that are still its own."""
         if not ids:
             return
+        where: list[ColumnElement[bool]] = [deliveries_t.c.id.in_(list(ids))]
+        if owner is not None:
+            where.append(deliveries_t.c.lease_owner == owner)
         with self._transaction("releasing deliveries") as conn:
             conn.execute(
-                update(deliveries_t)
-                .where(deliveries_t.c.id.in_(list(ids)))
-                .values(lease_owner=None, lease_until=None)
+                update(deliveries_t).where(*where).values(lease_owner=None, lease_until=None)
             )
 
     def mark_sending(
-        self, delivery_id: int | Sequence[int], now: datetime, owner: str | None = None
+        self,
+        delivery_id: int | Sequence[int],
+        now: datetime,
+        owner: str | None = None,
+        lease: timedelta | None = None,
     ) -> None:
         """An attempt begins: committed before the post, so that a crash or a lost answer
-        leaves the delivery ``sending`` (outcome unknown), never ``pending``."""
-        self._update_delivery(delivery_id, owner, status="sending", attempted_at=now)
+        leaves the delivery ``sending`` (outcome unknown), never ``pending``. With ``owner``
+        the claim must still be ours and unexpired (StorageError otherwise: another replica
+        may have taken it over); ``lease`` renews it from ``now``."""
+        values: dict[str, Any] = {"status": "sending", "attempted_at": now}
+        if lease is not None:
+            values["lease_until"] = now + lease
+        self._update_delivery(delivery_id, owner, live_at=now, **values)
 
     def mark_sent(
         self,
@@ -306,7 +330,11 @@ class DeliveryQueries:
         )
 
     def _update_delivery(
-        self, delivery_id: int | Sequence[int], owner: str | None, **values: Any
+        self,
+        delivery_id: int | Sequence[int],
+        owner: str | None,
+        live_at: datetime | None = None,
+        **values: Any,
     ) -> None:
         """One statement for a delivery, or for the deliveries of one message (a group
         or a digest); StorageError unless every one of them was updated."""
@@ -314,6 +342,8 @@ class DeliveryQueries:
         where: list[ColumnElement[bool]] = [deliveries_t.c.id.in_(ids)]
         if owner is not None:  # only while the lease is ours
             where.append(deliveries_t.c.lease_owner == owner)
+            if live_at is not None:  # and has not run out
+                where.append(deliveries_t.c.lease_until > live_at)
         with self._transaction(f"updating delivery {delivery_id}") as conn:
             result = conn.execute(update(deliveries_t).where(*where).values(**values))
             if result.rowcount != len(ids):
@@ -424,15 +454,17 @@ def _with_context(conn: Connection, tasks: list[DeliveryTask]) -> list[DeliveryT
     theses = sorted({s.thesis_id for s in signals})
     oldest = min(s.created_at for s in signals) - timedelta(days=TALLY_DAYS)
     newest = max(s.created_at for s in signals)
-    times: dict[tuple[str, str], list[datetime]] = {}
-    for thesis_id, polarity, created in conn.execute(
-        select(signals_t.c.thesis_id, signals_t.c.polarity, signals_t.c.created_at).where(
+    times: dict[tuple[str, str], list[tuple[datetime, int]]] = {}
+    for thesis_id, polarity, created, signal_id in conn.execute(
+        select(
+            signals_t.c.thesis_id, signals_t.c.polarity, signals_t.c.created_at, signals_t.c.id
+        ).where(
             signals_t.c.thesis_id.in_(theses),
             signals_t.c.created_at >= oldest,
             signals_t.c.created_at <= newest,
         )
     ):
-        times.setdefault((thesis_id, polarity), []).append(created)
+        times.setdefault((thesis_id, polarity), []).append((created, signal_id))
     siblings: dict[tuple[int, str], list[tuple[str, str, str]]] = {}
     for item_id, thesis_id, polarity, criterion_id, text in conn.execute(
         select(
@@ -460,7 +492,11 @@ def _with_context(conn: Connection, tasks: list[DeliveryTask]) -> list[DeliveryT
     for task in tasks:
         s = task.signal
         since = s.created_at - timedelta(days=TALLY_DAYS)
-        tally = sum(since < t <= s.created_at for t in times.get((s.thesis_id, s.polarity), []))
+        # signals found together share a time: the id breaks the tie (1st, 2nd, 3rd)
+        tally = sum(
+            since < t and (t, i) <= (s.created_at, s.id)
+            for t, i in times.get((s.thesis_id, s.polarity), [])
+        )
         mixed = tuple(
             other for other in siblings.get((s.item_id, s.thesis_id), []) if other[0] != s.polarity
         )
