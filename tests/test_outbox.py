@@ -54,9 +54,7 @@ def sqlite_store(tmp_path: Path) -> SqlStore:
     return store
 
 
-def queue_alerts(
-    store: SqlStore, now: datetime, n: int, channel: str, first: int = 0
-) -> list[int]:
+def queue_alerts(store: SqlStore, now: datetime, n: int, channel: str, first: int = 0) -> list[int]:
     """``n`` confirm signals on thesis t1 (items ``first``…), each queued for ``channel``;
     their ids."""
     store.sync_theses([thesis("t1")], now)
