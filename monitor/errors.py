@@ -9,6 +9,7 @@
     │   ├── FetchError           HTTP/transport problem (status when there is one)
     │   └── ParseError           the body is not a feed we can read
     ├── StorageError             the database is unreachable or refused a write
+    │   └── SchemaBehind         read-only, and the schema is older than the code
     └── NotifyError              an alert could not be delivered (channel, retry_after)
 
 Every error carries the object it is about so that the CLI can print ``where: what``.
@@ -103,6 +104,11 @@ class ParseError(FeedError):
 
 class StorageError(MonitorError):
     pass
+
+
+class SchemaBehind(StorageError):
+    """The database's schema is older than this code (or absent), and the caller opened it
+    read-only, so it was not migrated; the message says what to run."""
 
 
 class NotifyError(MonitorError):

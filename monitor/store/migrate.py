@@ -38,3 +38,10 @@ def upgrade(connection: Connection, revision: str = HEAD) -> None:
 def current_revision(connection: Connection) -> str | None:
     """The revision the database is at, or None when it has never been migrated."""
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def head_revision() -> str | None:
+    """The newest revision of the packaged scripts."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()

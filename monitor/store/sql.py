@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -48,7 +49,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.sql.elements import BindParameter
 
-from monitor.errors import StorageError
+from monitor.errors import SchemaBehind, StorageError
 from monitor.store import leases
 from monitor.store import migrate as migrations
 from monitor.store.deliveries import DeliveryQueries
@@ -208,6 +209,24 @@ class SqlStore(DeliveryQueries, MuteQueries):
             after = migrations.current_revision(conn)
         if before != after:
             log.info("database %s migrated from %s to %s", self.safe_url, before, after)
+
+    def require_current_schema(self) -> None:
+        """For read-only use: SchemaBehind unless the schema is at the newest revision (it is
+        never migrated from here)."""
+        with self._transaction("checking the schema", write=False) as conn:
+            current = migrations.current_revision(conn)
+        head = migrations.head_revision()
+        if current == head:
+            return
+        if current is None:
+            raise SchemaBehind(
+                f"{self.safe_url} has no monitor schema yet: nothing was recorded there; "
+                "run `monitor run --once` (it creates the schema) or check DATABASE_URL"
+            )
+        raise SchemaBehind(
+            f"the schema of {self.safe_url} is at revision {current}, this version needs "
+            f"{head}: start `monitor run` once (it migrates), then try again"
+        )
 
     def ping(self) -> None:
         """``SELECT 1``; StorageError when the database cannot be reached."""
@@ -885,8 +904,14 @@ class SqlStore(DeliveryQueries, MuteQueries):
         since: datetime | None = None,
         source: str | None = None,
         limit: int | None = None,
+        until: datetime | None = None,
+        search: str | None = None,
+        offset: int = 0,
     ) -> list[Signal]:
-        """Signals newest first (``created_at`` then ``id``, descending); filters combine."""
+        """Signals newest first (``created_at`` then ``id``, descending); filters combine.
+        ``until`` is exclusive; ``search``: every word must appear, in any case, in the
+        item's title or the evidence snippet (a scan: fine for months of signals, a
+        PostgreSQL text index is the way past that)."""
         conditions: list[ColumnElement[bool]] = []
         if thesis is not None:
             conditions.append(signals_t.c.thesis_id == thesis)
@@ -896,9 +921,21 @@ class SqlStore(DeliveryQueries, MuteQueries):
             conditions.append(signals_t.c.created_at >= since)
         if source is not None:
             conditions.append(items_t.c.source == source)
+        if until is not None:
+            conditions.append(signals_t.c.created_at < until)
+        for word in (search or "").split():
+            pattern = "%" + re.sub(r"([\\%_])", r"\\\1", word.lower()) + "%"
+            conditions.append(
+                or_(
+                    func.lower(items_t.c.title).like(pattern, escape="\\"),
+                    func.lower(signals_t.c.snippet).like(pattern, escape="\\"),
+                )
+            )
         query = newest_first(signal_query().where(*conditions))
         if limit is not None:
             query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
         with self._transaction("reading signals", write=False) as conn:
             return with_sources(conn, [to_signal(r) for r in conn.execute(query)])
 
