@@ -23,7 +23,7 @@ def test_read_only_never_creates_nor_migrates_a_schema_and_says_what_to_run(
 ) -> None:
     config = write_config(tmp_path, {"wire": "https://example.com/feed"})
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    with pytest.raises(SchemaBehind, match="no monitor schema yet.*monitor run --once"):
+    with pytest.raises(SchemaBehind, match=r"no monitor schema yet.*monitor run --once"):
         open_monitor(url, config=config, read_only=True, env=env_for(tmp_path))
     engine = create_engine(url)
     with engine.begin() as conn:
