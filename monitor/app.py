@@ -13,8 +13,9 @@ Decisions:
   environment's). Every CLI command goes through here; none repeats open/migrate/close.
 * **Read-only never migrates.** ``read_only=True`` opens the store without touching the
   schema; when the database is behind the code, :class:`SchemaBehind` says so (what to run);
-  when it was never created, an empty history is not an error: reads return nothing. A
-  read-only Monitor refuses the operations that write (``feedback``, ``mute``, ``run_cycle``).
+  when it has no schema at all (nothing was ever recorded there) the Monitor is ``empty``:
+  reads answer with nothing (``monitor signals`` before the first run says "no signals").
+  A read-only Monitor refuses the operations that write (``feedback``, ``mute``, cycles).
 * **A context manager**: ``close()`` releases the store (and a service, when one was made).
 * **Time** comes from ``clock`` (UTC), injectable for tests and for the web pages.
 """
@@ -24,7 +25,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal
@@ -85,11 +86,13 @@ class Monitor:
         *,
         read_only: bool,
         clock: Callable[[], datetime],
+        empty: bool = False,
     ) -> None:
         self.config = config
         self.env = env
         self.store = store
         self.read_only = read_only
+        self.empty = empty  # read-only over a database without a schema: nothing to read
         self.now = clock
         self._service: Service | None = None
 
@@ -118,6 +121,8 @@ class Monitor:
     def signals(self, query: SignalQuery | None = None, **filters: object) -> list[Signal]:
         """Signals newest first, filtered (a :class:`SignalQuery`, or its fields as keywords)."""
         q = query or SignalQuery(**filters)  # type: ignore[arg-type]
+        if self.empty:
+            return []
         return self.store.list_signals(
             thesis=q.thesis,
             polarity=q.polarity,
@@ -130,32 +135,51 @@ class Monitor:
         )
 
     def signal(self, signal_id: int) -> Signal | None:
-        found = self.store.get_signals([signal_id])
+        found = self.store.get_signals([signal_id]) if not self.empty else []
         return found[0] if found else None
 
     def theses(self) -> list[ThesisSummary]:
-        return self.store.thesis_summaries(self.now())
+        return self.store.thesis_summaries(self.now()) if not self.empty else []
 
     def sources(self) -> list[SourceHealth]:
         """Each configured source's health, in config order (a source never polled: as
         configured, with no history). Other databases' sources are not shown."""
-        known = {h.name: h for h in self.store.source_health(active_only=False)}
+        stored = self.store.source_health(active_only=False) if not self.empty else []
+        known = {h.name: h for h in stored}
         return [
             known.get(s.name) or SourceHealth(s.name, s.url, s.interval, s.tags)
             for s in self.config.sources
         ]
 
     def routes(self) -> list[RouteHealth]:
-        return self.store.route_health()
+        return self.store.route_health() if not self.empty else []
 
     def mutes(self, *, include_expired: bool = False) -> list[Mute]:
+        if self.empty:
+            return []
         return self.store.list_mutes(self.now(), include_expired=include_expired)
 
     def criterion_feedback(self) -> dict[tuple[str, str], tuple[int, int]]:
-        return self.store.criterion_feedback()
+        return self.store.criterion_feedback() if not self.empty else {}
 
     def latest_feedback(self) -> dict[int, str]:
-        return self.store.latest_feedback()
+        return self.store.latest_feedback() if not self.empty else {}
+
+    def items_per_day(self, days: int = 14) -> dict[str, list[tuple[date, int]]]:
+        """Each configured source's stored items per UTC day (by first seen), the ``days``
+        days up to today, oldest first; days without items count 0."""
+        today = self.now().astimezone(UTC).date()
+        first = today - timedelta(days=days - 1)
+        seen = self.store.item_days(datetime.combine(first, time(), UTC))
+        result: dict[str, list[tuple[date, int]]] = {}
+        for s in self.config.sources:
+            counts = dict.fromkeys((first + timedelta(days=n) for n in range(days)), 0)
+            for when in seen.get(s.name, ()):
+                day = when.astimezone(UTC).date()
+                if day in counts:
+                    counts[day] += 1
+            result[s.name] = list(counts.items())
+        return result
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -229,12 +253,13 @@ def open_monitor(
 
         environment = replace(environment, database_url=database_url)
     store = SqlStore(environment.database_url)
+    empty = False
     try:
         if read_only:
-            store.require_current_schema()
+            empty = not store.require_current_schema()
         else:
             store.migrate()
     except BaseException:
         store.close()
         raise
-    return Monitor(cfg, environment, store, read_only=read_only, clock=clock)
+    return Monitor(cfg, environment, store, read_only=read_only, clock=clock, empty=empty)

@@ -11,10 +11,12 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -32,6 +34,9 @@ from monitor.settings import (
     with_user_rules,
 )
 from monitor.types import MUTE_KINDS, MuteKind
+
+if TYPE_CHECKING:
+    from monitor.app import Monitor
 
 log = logging.getLogger("monitor.cli")
 
@@ -73,6 +78,25 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     from monitor.ops import setup_logging as setup
 
     setup(level, fmt)
+
+
+@contextmanager
+def opened(config: Path | None, *, read_only: bool = False) -> Iterator[Monitor]:
+    """The façade for one command (``monitor.app``): opened, closed, and its errors turned
+    into exit codes (2: the config; 3: the database, a schema behind included). Read-only
+    commands never migrate."""
+    from monitor.app import open_monitor
+
+    try:
+        monitor = open_monitor(config=config, read_only=read_only)
+    except MonitorError as e:
+        raise fail(e) from e
+    try:
+        yield monitor
+    except MonitorError as e:
+        raise fail(e) from e
+    finally:
+        monitor.close()
 
 
 def load(config: Path | None) -> tuple[Config, Environment]:
@@ -165,7 +189,7 @@ def check(config: ConfigOption = None) -> None:
     theses, problems = check_rule_files(paths)
     for problem in problems:
         typer.echo(str(problem), err=True)
-    for line in held_lines(env, paths, [p.path for p in problems if p.path]):
+    for line in held_lines(env, paths, [p.path for p in problems if p.path], cfg):
         typer.echo(line, err=True)
     criteria = sum(len(t.criteria) for t in theses)
     typer.echo(
@@ -177,19 +201,16 @@ def check(config: ConfigOption = None) -> None:
         raise typer.Exit(1)
 
 
-def held_lines(env: Environment, paths: list[Path], broken: list[str]) -> list[str]:
+def held_lines(env: Environment, paths: list[Path], broken: list[str], config: Config) -> list[str]:
     """What the daemon holds back, as the check sees it: every item while there is no rule
     file; the thesis of each broken file (known from the database) while it fails."""
     if not paths:
         return ["no rule file: the daemon holds all matching back; every item waits"]
-    from monitor.store.sql import SqlStore
+    from monitor.app import open_monitor
 
     try:
-        store = SqlStore(env.database_url)
-        try:
-            known = store.theses_by_path(sorted(set(broken)))
-        finally:
-            store.close()
+        with open_monitor(env.database_url, config=config, read_only=True) as m:
+            known = m.store.theses_by_path(sorted(set(broken)))
     except MonitorError:
         known = {}  # no database yet, or unreachable: nothing is held there
     return [
@@ -280,6 +301,9 @@ def signals(
     polarity: Annotated[str | None, typer.Option(help="confirm, kill or watch.")] = None,
     since: Annotated[str | None, typer.Option(help="7d, 12h, or an ISO date.")] = None,
     source: Annotated[str | None, typer.Option(help="Only this source name.")] = None,
+    search: Annotated[
+        str | None, typer.Option(help="Words that must all be in the title or evidence.")
+    ] = None,
     limit: Annotated[int, typer.Option(min=0, help="At most this many rows.")] = 50,
     format: Annotated[
         OutputFormat, typer.Option("--format", help="Output format.")
@@ -290,24 +314,18 @@ def signals(
 ) -> None:
     """List the signal history, newest first."""
     from monitor.review import print_signals
-    from monitor.store.sql import SqlStore
 
     if polarity is not None and polarity not in ("confirm", "kill", "watch"):
         raise typer.BadParameter("use confirm, kill or watch", param_hint="--polarity")
-    try:
-        _, env = load(config)
-        store = SqlStore(env.database_url)
-        store.migrate()
-        rows = store.list_signals(
+    with opened(config, read_only=True) as m:
+        rows = m.signals(
             thesis=thesis,
             polarity=polarity,
-            since=parse_since(since, datetime.now(UTC)) if since else None,
+            since=parse_since(since, m.now()) if since else None,
             source=source,
+            search=search,
             limit=limit,
         )
-        store.close()
-    except MonitorError as e:
-        raise fail(e) from e
     print_signals(rows, format.value, sys.stdout, explain=explain)
 
 
@@ -317,18 +335,11 @@ def theses(config: ConfigOption = None) -> None:
     signal, then each criterion's precision from analyst feedback and what the matcher
     learned from it: labels per criterion and their cross-validated precision and recall."""
     from monitor.review import print_feedback, print_learning, print_theses
-    from monitor.store.sql import SqlStore
 
-    try:
-        cfg, env = load(config)
-        store = SqlStore(env.database_url)
-        store.migrate()
-        summaries = store.thesis_summaries(datetime.now(UTC))
-        verdicts = store.criterion_feedback()
-        learned = _learned(store, cfg) if verdicts else "no verdicts to learn from yet"
-        store.close()
-    except MonitorError as e:
-        raise fail(e) from e
+    with opened(config, read_only=True) as m:
+        summaries = m.theses()
+        verdicts = m.criterion_feedback()
+        learned = _learned(m.store, m.config) if verdicts else "no verdicts to learn from yet"
     print_theses(summaries, sys.stdout)
     print_feedback(verdicts, sys.stdout)
     print_learning(learned, sys.stdout)
@@ -353,22 +364,10 @@ def sources(config: ConfigOption = None) -> None:
     """Each configured source's health: last attempt and success, status, failures, next
     poll (a source never polled shows dashes); then each alert route's health. Reads only."""
     from monitor.review import print_routes, print_sources
-    from monitor.store.sql import SqlStore
-    from monitor.types import SourceHealth
 
-    try:
-        cfg, env = load(config)
-        store = SqlStore(env.database_url)
-        store.migrate()
-        known = {h.name: h for h in store.source_health(active_only=False)}
-        routes = store.route_health()
-        store.close()
-    except MonitorError as e:
-        raise fail(e) from e
     # read-only: a daemon may run with another config; never change what it polls
-    health = [
-        known.get(s.name) or SourceHealth(s.name, s.url, s.interval, s.tags) for s in cfg.sources
-    ]
+    with opened(config, read_only=True) as m:
+        health, routes = m.sources(), m.routes()
     print_sources(health, sys.stdout)
     print_routes(routes, sys.stdout)
 
@@ -389,19 +388,15 @@ def backtest(
     from monitor.backtest import run_backtest
     from monitor.notify.console import ConsoleNotifier
     from monitor.review import print_backtest
-    from monitor.service import Service
 
     setup_logging("WARNING")
-    now = datetime.now(UTC)
-    try:
-        cfg, env = load(config)
-        service = Service(cfg, env, notifier=ConsoleNotifier(sys.stderr))
-        service.store.migrate()  # no sync: the running daemon's sources and theses stay as they are
+    # migrated by the opening; no sync: the running daemon's sources and theses stay as
+    # they are
+    with opened(config) as m:
+        now = m.now()
+        service = m.service(notifier=ConsoleNotifier(sys.stderr))
         for problem in service.rulebook.refresh()[1]:
             typer.echo(f"rule problem: {problem}", err=True)
-    except MonitorError as e:
-        raise fail(e) from e
-    try:
         items = service.store.items_since(parse_since(since, now) if since else None)
         with typer.progressbar(length=len(items), label="replaying", file=sys.stderr) as bar:
             report = run_backtest(
@@ -413,10 +408,6 @@ def backtest(
                 thesis=thesis,
                 on_batch=bar.update,
             )
-    except MonitorError as e:
-        raise fail(e) from e
-    finally:
-        service.close()
     print_backtest(report, format.value, sys.stdout)
 
 
@@ -428,18 +419,8 @@ def feedback(
     config: ConfigOption = None,
 ) -> None:
     """Record whether a signal was useful or noise; `monitor theses` shows the precision."""
-    from monitor.store.sql import SqlStore
-
-    try:
-        _, env = load(config)
-        store = SqlStore(env.database_url)
-        store.migrate()
-        known = bool(store.get_signals([signal_id]))
-        if known:
-            store.add_feedback(signal_id, verdict.value, note, datetime.now(UTC))
-        store.close()
-    except MonitorError as e:
-        raise fail(e) from e
+    with opened(config) as m:
+        known = m.feedback(signal_id, verdict.value, note)
     if not known:
         typer.echo(f"error: no signal #{signal_id}: see `monitor signals` for ids", err=True)
         raise typer.Exit(2)
@@ -509,8 +490,6 @@ def mute(
 ) -> None:
     """Hold back the alerts of a thesis, a criterion or a source, for a while or until
     unmuted; muted signals are still recorded and shown as muted."""
-    from monitor.store.sql import SqlStore
-
     kind, value = _mute_target(thesis, criterion, source)
     now = datetime.now(UTC)
     try:
@@ -518,17 +497,9 @@ def mute(
     except ValueError as e:
         typer.echo(f"error: --for: {e}", err=True)
         raise typer.Exit(2) from e
-    try:
-        cfg, env = load(config)
-        store = SqlStore(env.database_url)
-        try:
-            store.migrate()
-            known = store.mute_target_known(kind, value) or _configured(cfg, kind, value)
-            added = store.add_mute(kind, value, until=until, now=now, note=note) if known else None
-        finally:
-            store.close()
-    except MonitorError as e:
-        raise fail(e) from e
+    with opened(config) as m:
+        known = m.store.mute_target_known(kind, value) or _configured(m.config, kind, value)
+        added = m.mute(kind, value, until=until, note=note) if known else None
     if added is None:
         where = "`monitor sources`" if kind == "source" else "`monitor theses` and the rule files"
         typer.echo(
@@ -546,19 +517,9 @@ def unmute(
     config: ConfigOption = None,
 ) -> None:
     """Lift the mute of a thesis, a criterion or a source (the history is kept)."""
-    from monitor.store.sql import SqlStore
-
     kind, value = _mute_target(thesis, criterion, source)
-    try:
-        _, env = load(config)
-        store = SqlStore(env.database_url)
-        try:
-            store.migrate()
-            lifted = store.lift_mutes(kind, value, datetime.now(UTC))
-        finally:
-            store.close()
-    except MonitorError as e:
-        raise fail(e) from e
+    with opened(config) as m:
+        lifted = m.unmute(kind, value)
     if not lifted:
         typer.echo(f"{kind} {value} is not muted (see `monitor mutes`)", err=True)
         raise typer.Exit(1)
@@ -569,18 +530,9 @@ def unmute(
 def mutes(config: ConfigOption = None) -> None:
     """The mutes in force: kind, target, until when (or "until unmuted") and the note."""
     from monitor.review import table
-    from monitor.store.sql import SqlStore
 
-    try:
-        _, env = load(config)
-        store = SqlStore(env.database_url)
-        try:
-            store.migrate()
-            active = store.active_mutes(datetime.now(UTC))
-        finally:
-            store.close()
-    except MonitorError as e:
-        raise fail(e) from e
+    with opened(config, read_only=True) as m:
+        active = m.mutes()
     if not active:
         typer.echo("nothing is muted")
         return
@@ -606,19 +558,11 @@ def prune(
     """Apply the config's retention now and report what was removed (the daemon does this
     every 6 hours): old signals if `retention` says so, and items that gave no signal."""
     from monitor.notify.console import ConsoleNotifier
-    from monitor.service import Service
 
     setup_logging("WARNING")
-    try:
-        cfg, env = load(config)
-        service = Service(cfg, env, notifier=ConsoleNotifier(sys.stderr), embedder=None)
-        try:
-            service.store.migrate()
-            report = service.prune(dry_run=dry_run)
-        finally:
-            service.close()
-    except MonitorError as e:
-        raise fail(e) from e
+    with opened(config) as m:
+        service = m.service(notifier=ConsoleNotifier(sys.stderr), embedder=None)
+        report = service.prune(dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
     typer.echo(f"{verb} {report.summary()}")
 
@@ -642,7 +586,121 @@ def version() -> None:
     typer.echo(__version__)
 
 
+@app.command("export-opml")
+def export_opml(
+    file: Annotated[str, typer.Argument(help="The OPML file to write; - for stdout.")] = "-",
+    config: ConfigOption = None,
+) -> None:
+    """Write the configured sources as an OPML 2.0 subscription list (tags as categories);
+    Hacker News sources, which answer JSON, are left out and named on stderr."""
+    from monitor.feeds.opml import exportable, write_opml
+
+    try:
+        cfg, _env = load(config)
+    except MonitorError as e:
+        raise fail(e) from e
+    kept, left = exportable(cfg.sources)
+    document = write_opml(kept, now=datetime.now(UTC))
+    if file == "-":
+        sys.stdout.buffer.write(document)
+        sys.stdout.flush()
+    else:
+        Path(file).write_bytes(document)
+    for source in left:
+        typer.echo(f"left out {source.name!r}: a {source.kind} source is not a feed", err=True)
+    typer.echo(f"exported {len(kept)} source(s)", err=True)
+
+
+@app.command("import-opml")
+def import_opml(
+    file: Annotated[Path, typer.Argument(help="The OPML file of a feed reader.")],
+    to: Annotated[
+        Path | None,
+        typer.Option("--to", help="The config file to add the feeds to (default: ./monitor.yaml)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be added; change nothing.")
+    ] = False,
+) -> None:
+    """Add the feeds of an OPML file to the config's sources, keeping its comments and
+    layout; feeds already configured (same URL or name) are refused and named. Exit 1 when
+    any was refused."""
+    from monitor.feeds.opml import import_into_config, plan_import, read_opml
+
+    target = to or Path.cwd() / "monitor.yaml"
+    try:
+        if is_inside_package(target):
+            raise ConfigError("the shipped config is read-only: give --to CONFIG", str(target))
+        if not target.exists():
+            raise ConfigError("no such config file: give --to CONFIG", str(target))
+        try:
+            content = file.read_bytes()
+        except OSError as e:
+            raise ConfigError(f"cannot read it: {e.strerror or e}", str(file)) from e
+        feeds = read_opml(content, str(file))
+        if dry_run:
+            plan = plan_import(feeds, load_config(target).sources)
+        else:
+            plan = import_into_config(target, feeds, note=f"imported from {file.name}")
+    except MonitorError as e:
+        raise fail(e) from e
+    verb = "would add" if dry_run else "added"
+    for feed in plan.added:
+        typer.echo(f"{verb} {feed.name}: {feed.url}")
+    for feed, reason in plan.refused:
+        typer.echo(f"refused {feed.name} ({feed.url}): {reason}", err=True)
+    typer.echo(
+        f"{len(plan.added)} feed(s) {verb} to {target}, {len(plan.refused)} refused", err=True
+    )
+    if plan.refused:
+        raise typer.Exit(1)
+
+
 app.command("eval")(eval_command)
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; any but loopback needs MONITOR_WEB_TOKEN.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free one).")] = 8080,
+    allow_feedback: Annotated[
+        bool,
+        typer.Option(
+            "--allow-feedback", help="Let the signal pages record verdicts (opens it writable)."
+        ),
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+) -> None:
+    """Serve the web dashboard (thesis board, signal log, sources, JSON under /api/),
+    read-only unless --allow-feedback; stops cleanly on SIGTERM/SIGINT."""
+    from monitor.app import open_monitor
+    from monitor.web.server import TOKEN_VAR, DashboardError, make_server, run_server
+
+    setup_logging(log_level)
+    token = os.environ.get(TOKEN_VAR) or None  # the environment only: never a file or flag
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _s, _f: stop.set())
+    try:
+        monitor = open_monitor(config=config, read_only=not allow_feedback)
+    except MonitorError as e:
+        raise fail(e) from e
+    try:
+        try:
+            server = make_server(monitor, host, port, token=token, allow_feedback=allow_feedback)
+        except DashboardError as e:
+            raise fail(e) from e
+        except OSError as e:
+            typer.echo(f"error: cannot listen on {host}:{port}: {e.strerror or e}", err=True)
+            raise typer.Exit(2) from e
+        mode = "feedback enabled" if allow_feedback else "read-only"
+        typer.echo(f"dashboard on {server.url} ({mode}); Ctrl-C stops it", err=True)
+        run_server(server, stop)
+    finally:
+        monitor.close()
 
 
 def main() -> None:

@@ -204,18 +204,12 @@ def _config_theses(config: Path | None) -> list[Thesis]:
 
 
 def _feedback_labels(config: Path | None, theses: list[Thesis]) -> list[LabeledItem]:
-    import os
-
+    """The analyst's verdicts in the database, as labels (read-only: never migrates)."""
     from monitor.analysis.feedback import labeled_from_feedback
-    from monitor.settings import Environment
-    from monitor.store.sql import SqlStore
+    from monitor.app import open_monitor
 
-    store = SqlStore(Environment.from_mapping(os.environ).database_url)
-    try:
-        store.migrate()
-        return labeled_from_feedback(store, theses)
-    finally:
-        store.close()
+    with open_monitor(config=config, read_only=True) as m:
+        return labeled_from_feedback(m.store, theses)
 
 
 def _theses(rules: Path | None, brief: Path | None) -> list[Thesis]:

@@ -3,11 +3,19 @@
 Config file (``--config FILE``; default ``monitor.yaml`` in the working directory when it
 exists, else the shipped default, the repository's ``monitor.yaml``)::
 
-    sources:                  # required, a list of feeds
+    sources:                  # required, a list of sources
       - name: interconnects   # required, unique
-        url: https://…        # required, http or https
+        kind: feed            # optional, default feed; or arxiv, edgar, hackernews
+        url: https://…        # a feed's: required, http or https; other kinds: optional,
+                              # a mirror of their API (the query is built from the fields)
         interval: 30m         # optional, default 15m; units s, m, h, d (e.g. 1h30m); >= 30s
         tags: [ai, research]  # optional
+        # kind arxiv:      categories: [cs.LG], keywords: [...], max_results: 50
+        # kind edgar:      cik: 320193 | ticker: AAPL | current: true; forms: [8-K, 10-Q];
+        #                  max_results: 40
+        # kind hackernews: query: nuclear, min_points: 100, max_results: 50
+    edgar_user_agent: "Name email@example.com"   # required with an edgar source (or the
+                              # environment's MONITOR_EDGAR_USER_AGENT, which wins)
     rules:                    # optional, default [rules]; rule files or folders,
       - rules                 # relative to the config file
     limits:                   # optional; every field optional
@@ -63,6 +71,7 @@ Environment (read through an injectable mapping, never at import time):
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -75,15 +84,31 @@ from monitor.decide import PollBounds
 from monitor.errors import ConfigError
 from monitor.notify.routes import DEFAULT_ROUTING, Routing, parse_routing
 from monitor.textfile import read_text_file
-from monitor.types import SourceConfig
+from monitor.types import (
+    SOURCE_KINDS,
+    ArxivQuery,
+    EdgarQuery,
+    HackerNewsQuery,
+    SourceConfig,
+    SourceQuery,
+)
 from monitor.yamlutil import LineMap, load_yaml
 
 CONFIG_FILENAME = "monitor.yaml"
 MIN_INTERVAL = timedelta(seconds=30)
 DEFAULT_INTERVAL = timedelta(minutes=15)
-_SOURCE_FIELDS = {"name", "url", "interval", "tags"}
+_COMMON_SOURCE_FIELDS = {"name", "kind", "url", "interval", "tags"}
+_KIND_FIELDS = {
+    "feed": set(),
+    "arxiv": {"categories", "keywords", "max_results"},
+    "edgar": {"cik", "ticker", "current", "forms", "max_results"},
+    "hackernews": {"query", "min_points", "max_results"},
+}
+_SOURCE_FIELDS = _COMMON_SOURCE_FIELDS.union(*_KIND_FIELDS.values())
+EDGAR_USER_AGENT_VAR = "MONITOR_EDGAR_USER_AGENT"
 _TOP_FIELDS = {
     "sources",
+    "edgar_user_agent",
     "rules",
     "limits",
     "retention",
@@ -322,8 +347,9 @@ def parse_interval(text: str) -> timedelta:
     return total
 
 
-def load_config(path: Path) -> Config:
-    """Read and validate the config file; raises ConfigError with ``file:line``."""
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the config file; raises ConfigError with ``file:line``. ``env``
+    (default: the process environment, read now) gives ``MONITOR_EDGAR_USER_AGENT``."""
     text = read_text_file(path, "config file")
     data, lines = load_yaml(text, str(path), error_cls=ConfigError)
     where = str(path)
@@ -336,7 +362,8 @@ def load_config(path: Path) -> Config:
                 where,
                 lines.key_line(key),
             )
-    sources = _sources(data.get("sources"), where, lines)
+    user_agent = _edgar_user_agent(data, os.environ if env is None else env, where, lines)
+    sources = _sources(data.get("sources"), where, lines, user_agent)
     rules = data.get("rules", ["rules"])
     if isinstance(rules, str):
         rules = [rules]
@@ -471,23 +498,41 @@ class _Section:
         return parsed
 
 
-def _sources(raw: Any, where: str, lines: LineMap) -> tuple[SourceConfig, ...]:
+def _sources(
+    raw: Any, where: str, lines: LineMap, edgar_user_agent: str | None = None
+) -> tuple[SourceConfig, ...]:
     if not isinstance(raw, list) or not raw:
         raise ConfigError(
             "'sources' must be a non-empty list of {name, url} mappings",
             where,
             lines.line("sources"),
         )
+    from monitor.feeds.sources import request_url  # here: the feeds pull in httpx, feedparser
+
     seen: set[str] = set()
     out = []
     for i, entry in enumerate(raw):
         line = lines.line("sources", i)
         if not isinstance(entry, dict):
             raise ConfigError("each source must be a mapping with name and url", where, line)
+        kind = entry.get("kind", "feed")
+        if kind not in SOURCE_KINDS:
+            raise ConfigError(
+                f"unknown source kind {kind!r} (expected one of: {', '.join(SOURCE_KINDS)})",
+                where,
+                lines.line("sources", i, "kind"),
+            )
+        allowed = _COMMON_SOURCE_FIELDS | _KIND_FIELDS[kind]
         for key in entry:
-            if key not in _SOURCE_FIELDS:
+            if key not in allowed:
+                owner = [k for k, fields in _KIND_FIELDS.items() if key in fields]
+                hint = (
+                    f"a field of kind {' or '.join(owner)}, not {kind}"
+                    if owner
+                    else f"expected {', '.join(sorted(allowed))}"
+                )
                 raise ConfigError(
-                    f"unknown source field {key!r} (expected name, url, interval, tags)",
+                    f"unknown source field {key!r} ({hint})",
                     where,
                     lines.key_line("sources", i, key),
                 )
@@ -497,9 +542,13 @@ def _sources(raw: Any, where: str, lines: LineMap) -> tuple[SourceConfig, ...]:
         if name in seen:
             raise ConfigError(f"duplicate source name {name!r}", where, line)
         seen.add(name)
-        if not isinstance(url, str) or not re.match(r"https?://", url):
+        fields = _SourceFields(entry, name, where, lines, i)
+        if (kind == "feed" or url is not None) and (
+            not isinstance(url, str) or not re.match(r"https?://", url)
+        ):
+            what = "an http(s) 'url'" if kind == "feed" else "an http(s) 'url' (the API's)"
             raise ConfigError(
-                f"source {name!r} needs an http(s) 'url'", where, lines.line("sources", i, "url")
+                f"source {name!r} needs {what}", where, lines.line("sources", i, "url")
             )
         interval = DEFAULT_INTERVAL
         if "interval" in entry:
@@ -516,5 +565,147 @@ def _sources(raw: Any, where: str, lines: LineMap) -> tuple[SourceConfig, ...]:
         tags = entry.get("tags") or []
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise ConfigError("'tags' must be a list of strings", where, line)
-        out.append(SourceConfig(name=name, url=url, interval=interval, tags=tuple(tags)))
+        query = fields.query(kind)
+        agent = edgar_user_agent if kind == "edgar" or _is_sec_url(url) else None
+        if kind == "edgar" and agent is None:
+            raise ConfigError(
+                f"source {name!r}: EDGAR requires a User-Agent with contact details: set "
+                f'edgar_user_agent: "Your Name you@example.com" in the config, or '
+                f"{EDGAR_USER_AGENT_VAR}",
+                where,
+                line,
+            )
+        out.append(
+            SourceConfig(
+                name=name,
+                url=request_url(query, url) if query is not None else str(url),
+                interval=interval,
+                tags=tuple(tags),
+                query=query,
+                user_agent=agent,
+            )
+        )
     return tuple(out)
+
+
+_ARXIV_CATEGORY = re.compile(r"^[A-Za-z-]+(\.[A-Za-z-]+)?$")
+_TICKER = re.compile(r"^[A-Za-z][A-Za-z0-9.\-]{0,9}$")
+_FORM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./\-]{0,19}$")
+_CONTACT = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_QUERY_LIMITS = {"arxiv": (50, 500), "edgar": (40, 100), "hackernews": (50, 500)}
+
+
+class _SourceFields:
+    """Reads one source's kind fields into its query, with ``file:line`` errors."""
+
+    def __init__(self, entry: dict[str, Any], name: str, where: str, lines: LineMap, i: int):
+        self.entry, self.name, self.where, self.lines, self.i = entry, name, where, lines, i
+
+    def error(self, message: str, key: str | None = None) -> ConfigError:
+        address: tuple[Any, ...] = ("sources", self.i) if key is None else ("sources", self.i, key)
+        return ConfigError(
+            f"source {self.name!r}: {message}", self.where, self.lines.line(*address)
+        )
+
+    def strings(self, key: str, pattern: re.Pattern[str] | None = None) -> tuple[str, ...]:
+        raw = self.entry.get(key)
+        if raw is None:
+            return ()
+        if isinstance(raw, str | int) and not isinstance(raw, bool):
+            raw = [raw]
+        if not isinstance(raw, list) or not all(
+            isinstance(v, str | int) and not isinstance(v, bool) and str(v).strip() for v in raw
+        ):
+            raise self.error(f"'{key}' must be a list of non-empty strings", key)
+        values = tuple(" ".join(str(v).split()) for v in raw)
+        for value in values:
+            if pattern is not None and not pattern.match(value):
+                raise self.error(f"{value!r} is not a valid entry of '{key}'", key)
+        return values
+
+    def count(self, key: str, default: int, low: int, high: int) -> int:
+        value = self.entry.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.error(f"'{key}' must be a whole number from {low} to {high}", key)
+        return value
+
+    def query(self, kind: str) -> SourceQuery | None:
+        if kind == "feed":
+            return None
+        default, high = _QUERY_LIMITS[kind]
+        max_results = self.count("max_results", default, 1, high)
+        if kind == "arxiv":
+            categories = self.strings("categories", _ARXIV_CATEGORY)
+            keywords = self.strings("keywords")
+            if any(set(k) & set('"()') for k in keywords):
+                raise self.error("keywords may not contain quotes or parentheses", "keywords")
+            if not categories and not keywords:
+                raise self.error("an arxiv source needs 'categories', 'keywords' or both")
+            return ArxivQuery(categories, keywords, max_results)
+        if kind == "edgar":
+            return self.edgar(max_results)
+        text = self.entry.get("query")
+        if not isinstance(text, str) or not text.strip():
+            raise self.error("a hackernews source needs a 'query' (words to search for)")
+        min_points = self.count("min_points", 0, 0, 1_000_000)
+        return HackerNewsQuery(" ".join(text.split()), min_points, max_results)
+
+    def edgar(self, max_results: int) -> EdgarQuery:
+        given = [k for k in ("cik", "ticker", "current") if self.entry.get(k) not in (None, False)]
+        if len(given) != 1:
+            raise self.error(
+                "an edgar source needs exactly one of 'cik', 'ticker' (a company's filings) "
+                "or 'current: true' (the current filings of all companies)"
+            )
+        company: str | None = None
+        if given == ["cik"]:
+            cik = str(self.entry["cik"]).strip()
+            if isinstance(self.entry["cik"], bool) or not cik.isdigit() or len(cik) > 10:
+                raise self.error("'cik' must be a number of at most 10 digits", "cik")
+            company = cik.zfill(10)
+        elif given == ["ticker"]:
+            ticker = self.entry["ticker"]
+            if not isinstance(ticker, str) or not _TICKER.match(ticker.strip()):
+                raise self.error("'ticker' must be a ticker symbol such as AAPL", "ticker")
+            company = ticker.strip().upper()
+        elif self.entry["current"] is not True:
+            raise self.error("'current' must be true or false", "current")
+        forms = tuple(f.upper() for f in self.strings("forms", _FORM))
+        return EdgarQuery(company, forms, max_results)
+
+
+def _edgar_user_agent(
+    data: dict[str, Any], env: Mapping[str, str], where: str, lines: LineMap
+) -> str | None:
+    """EDGAR's User-Agent: the environment's, else the config's; None when neither is set.
+    ConfigError when it names no contact (a name and an email address)."""
+    from_env = env.get("MONITOR_EDGAR_USER_AGENT", "").strip()
+    raw = from_env or data.get("edgar_user_agent")
+    if raw is None or raw == "":
+        return None
+    origin, line = (
+        (EDGAR_USER_AGENT_VAR, None)
+        if from_env
+        else ("edgar_user_agent", lines.line("edgar_user_agent"))
+    )
+    value = " ".join(raw.split()) if isinstance(raw, str) else ""
+    words = [w for w in value.split() if not _CONTACT.fullmatch(w)]
+    if not value.isascii() or not value.isprintable() or not _CONTACT.search(value) or not words:
+        raise ConfigError(
+            f"{origin} must name who runs the monitor and an email address, like "
+            f'"Jane Doe jane@example.com" (SEC EDGAR requires contact details)',
+            where if line is not None else None,
+            line,
+        )
+    return value
+
+
+def _is_sec_url(url: object) -> bool:
+    """Whether a feed's URL is on sec.gov, whose every request needs EDGAR's User-Agent."""
+    if not isinstance(url, str):
+        return False
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return False
+    return host == "sec.gov" or host.endswith(".sec.gov")

@@ -13,14 +13,65 @@ Polarity = Literal["confirm", "kill", "watch"]
 POLARITIES: tuple[Polarity, ...] = ("confirm", "kill", "watch")
 
 
+SourceKind = Literal["feed", "arxiv", "edgar", "hackernews"]
+SOURCE_KINDS: tuple[SourceKind, ...] = ("feed", "arxiv", "edgar", "hackernews")
+
+
+@dataclass(frozen=True)
+class ArxivQuery:
+    """arXiv's query API: the newest papers in any of ``categories`` whose title or abstract
+    has any of ``keywords`` (either may be empty, not both)."""
+
+    categories: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    max_results: int = 50
+    kind: Literal["arxiv"] = "arxiv"
+
+
+@dataclass(frozen=True)
+class EdgarQuery:
+    """SEC EDGAR: one company's filings (``company``: a CIK or a ticker) or, with
+    ``company`` None, the current-filings feed of all filers; ``forms``: the form types
+    wanted (empty: all)."""
+
+    company: str | None = None
+    forms: tuple[str, ...] = ()
+    max_results: int = 40
+    kind: Literal["edgar"] = "edgar"
+
+
+@dataclass(frozen=True)
+class HackerNewsQuery:
+    """Hacker News stories (Algolia's search API, newest first) matching ``query`` with at
+    least ``min_points`` points."""
+
+    query: str
+    min_points: int = 0
+    max_results: int = 50
+    kind: Literal["hackernews"] = "hackernews"
+
+
+SourceQuery = ArxivQuery | EdgarQuery | HackerNewsQuery
+
+
 @dataclass(frozen=True)
 class SourceConfig:
-    """One feed to poll, as written in the config file."""
+    """One source to poll, as written in the config file.
+
+    ``url`` is what is fetched: a feed's own URL, or for another kind the request built
+    from its ``query`` (``monitor.feeds.sources.request_url``). ``user_agent``: the
+    User-Agent this source's requests carry instead of ours (EDGAR's contact details)."""
 
     name: str
     url: str
     interval: timedelta = timedelta(minutes=15)
     tags: tuple[str, ...] = ()
+    query: SourceQuery | None = None  # None: a plain feed (RSS, Atom, JSON Feed)
+    user_agent: str | None = None
+
+    @property
+    def kind(self) -> SourceKind:
+        return "feed" if self.query is None else self.query.kind
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,12 @@ def test_read_only_never_creates_nor_migrates_a_schema_and_says_what_to_run(
 ) -> None:
     config = write_config(tmp_path, {"wire": "https://example.com/feed"})
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    with pytest.raises(SchemaBehind, match=r"no monitor schema yet.*monitor run --once"):
-        open_monitor(url, config=config, read_only=True, env=env_for(tmp_path))
+    with open_monitor(url, config=config, read_only=True, env=env_for(tmp_path)) as fresh:
+        assert fresh.empty and fresh.signals() == [] and fresh.theses() == []
+        assert [h.name for h in fresh.sources()] == ["wire"]  # as configured, no history
     engine = create_engine(url)
+    with engine.connect() as conn:
+        assert migrations.current_revision(conn) is None  # nothing was created
     with engine.begin() as conn:
         migrations.upgrade(conn, "0008")
     with pytest.raises(SchemaBehind, match="at revision 0008, this version needs 0009"):

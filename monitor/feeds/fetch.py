@@ -20,6 +20,13 @@ Decisions:
   not hammer it. Results are handed over as they complete, through a bounded buffer (at most
   ``2 * max_connections`` bodies wait for the consumer), so memory does not grow with the
   number of sources. Setting the ``stop`` event cancels what is still in flight at once.
+* Some hosts publish a request rate: :data:`HOST_RATES` (SEC EDGAR: at most 10 requests per
+  second to sec.gov and its subdomains; arXiv's API: one request per 3 seconds). The fetcher
+  keeps a :class:`RateLimiter` per such host, across ``fetch_many`` calls, and a request to it
+  starts only when the limiter allows (before the fetch deadline starts: waiting for our own
+  turn is not the server's slowness). The clock and the sleep are injectable, for tests.
+* A request may carry headers of its own (``FetchRequest.headers``), e.g. the User-Agent with
+  contact details that EDGAR requires; they replace the client's defaults of the same name.
 * URLs in messages are masked (:func:`monitor.redact.mask_url`).
 """
 
@@ -30,8 +37,9 @@ import logging
 import queue
 import re
 import threading
+import time
 from collections import defaultdict, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -67,12 +75,56 @@ STATUS_ADVICE = {
 
 @dataclass(frozen=True)
 class FetchRequest:
-    """One conditional GET: ``key`` names what it is for (the source)."""
+    """One conditional GET: ``key`` names what it is for (the source); ``headers``: sent
+    with it, replacing the fetcher's own of the same name (a User-Agent, say)."""
 
     key: str
     url: str
     etag: str | None = None
     last_modified: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """At most ``requests`` request starts in any ``per`` seconds."""
+
+    requests: int
+    per: float
+
+
+# host (and its subdomains) -> its published limit
+HOST_RATES: Mapping[str, RateLimit] = {
+    "sec.gov": RateLimit(10, 1.0),  # SEC's fair access policy: 10 requests/second at most
+    "export.arxiv.org": RateLimit(1, 3.0),  # arXiv's API terms: one request every 3 seconds
+}
+
+
+class RateLimiter:
+    """A sliding window: at most ``limit.requests`` starts in any ``limit.per`` seconds.
+
+    :meth:`reserve` is handed ``now`` (a monotonic time) and books the next free start,
+    returning how long to wait for it; it does no I/O and keeps no clock of its own, so a
+    table of calls tests it. Thread-safe (two ``fetch_many`` calls may share it)."""
+
+    def __init__(self, limit: RateLimit) -> None:
+        self.limit = limit
+        self._starts: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def reserve(self, now: float) -> float:
+        with self._lock:
+            starts, window = self._starts, self.limit.per
+            while starts and starts[0] <= now - window:
+                starts.popleft()
+            start = now
+            if len(starts) >= self.limit.requests:
+                # the oldest start still in the window leaves it at starts[-requests] + window
+                start = max(now, starts[-self.limit.requests] + window)
+            starts.append(start)
+            while len(starts) > self.limit.requests:
+                starts.popleft()
+            return start - now
 
 
 FetchOutcome = tuple[FetchRequest, FetchResult | FetchError]
@@ -121,6 +173,9 @@ class HttpFetcher:
         max_connections: int = 32,
         per_host: int = 4,
         transport: httpx.AsyncBaseTransport | None = None,
+        host_rates: Mapping[str, RateLimit] = HOST_RATES,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.timeout = min(timeout, deadline)
         self.deadline = deadline
@@ -129,6 +184,25 @@ class HttpFetcher:
         self.per_host = max(1, per_host)
         self._headers = {"User-Agent": user_agent, "Accept": ACCEPT}
         self._transport = transport
+        self._limiters = {host.lower(): RateLimiter(rate) for host, rate in host_rates.items()}
+        self._clock = clock
+        self._sleep = sleep
+
+    def limiter_for(self, url: str) -> RateLimiter | None:
+        """The rate limiter of ``url``'s host (or of a domain it is under), if it has one."""
+        host = _host(url).lower()
+        while host:
+            if host in self._limiters:
+                return self._limiters[host]
+            host = host.partition(".")[2]
+        return None
+
+    async def _wait_for_turn(self, url: str) -> None:
+        limiter = self.limiter_for(url)
+        if limiter is not None:
+            delay = limiter.reserve(self._clock())
+            if delay > 0:
+                await self._sleep(delay)
 
     def fetch(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None
@@ -194,6 +268,7 @@ class HttpFetcher:
                 while not room.acquire(blocking=False):  # the consumer is behind: wait
                     await asyncio.sleep(0.01)
                 try:
+                    await self._wait_for_turn(request.url)  # the host's published rate, last
                     outcome = await self._fetch_one(client, request)
                 except BaseException:  # cancelled: the slot goes back, no outcome
                     room.release()
@@ -225,7 +300,7 @@ class HttpFetcher:
         self, client: httpx.AsyncClient, request: FetchRequest
     ) -> FetchResult | FetchError:
         url = request.url
-        headers = {}
+        headers = dict(request.headers)
         if request.etag and request.etag.isascii():  # a validator we cannot send back: none
             headers["If-None-Match"] = request.etag
         if request.last_modified and request.last_modified.isascii():

@@ -210,19 +210,17 @@ class SqlStore(DeliveryQueries, MuteQueries):
         if before != after:
             log.info("database %s migrated from %s to %s", self.safe_url, before, after)
 
-    def require_current_schema(self) -> None:
-        """For read-only use: SchemaBehind unless the schema is at the newest revision (it is
-        never migrated from here)."""
+    def require_current_schema(self) -> bool:
+        """For read-only use (never migrates): True when the schema is at the newest
+        revision, False when there is none at all (nothing was ever recorded here);
+        SchemaBehind when it is older than this code."""
         with self._transaction("checking the schema", write=False) as conn:
             current = migrations.current_revision(conn)
         head = migrations.head_revision()
         if current == head:
-            return
+            return True
         if current is None:
-            raise SchemaBehind(
-                f"{self.safe_url} has no monitor schema yet: nothing was recorded there; "
-                "run `monitor run --once` (it creates the schema) or check DATABASE_URL"
-            )
+            return False
         raise SchemaBehind(
             f"the schema of {self.safe_url} is at revision {current}, this version needs "
             f"{head}: start `monitor run` once (it migrates), then try again"
@@ -1113,6 +1111,25 @@ class SqlStore(DeliveryQueries, MuteQueries):
                 noise += 1
             counts[(sig.thesis_id, sig.criterion_id)] = (useful, noise)
         return counts
+
+    # -- items per day ------------------------------------------------------------------------
+
+    def item_days(self, since: datetime) -> dict[str, list[datetime]]:
+        """source name -> when each of its items stored since ``since`` was first seen
+        (oldest first), for per-day counts (bucketed by the caller, in Python: portable
+        across SQLite and PostgreSQL; two columns of the items of a few weeks)."""
+        query = (
+            select(items_t.c.source, items_t.c.first_seen)
+            .where(items_t.c.first_seen >= since)
+            .order_by(items_t.c.first_seen)
+        )
+        found: dict[str, list[datetime]] = {}
+        with self._transaction("reading items per day", write=False) as conn:
+            for source, first_seen in conn.execute(query):
+                seen = _utc(first_seen)
+                if seen is not None:
+                    found.setdefault(source, []).append(seen)
+        return found
 
 
 # -- SQLite setup -------------------------------------------------------------------------------
