@@ -59,9 +59,18 @@ ConfigOption = Annotated[
 
 
 class OutputFormat(StrEnum):
+    """``monitor signals --format``."""
+
     table = "table"
     json = "json"
     csv = "csv"
+
+
+class ReportFormat(StrEnum):
+    """``--format`` of the commands that print a report (no flat rows for csv)."""
+
+    table = "table"
+    json = "json"
 
 
 class Verdict(StrEnum):
@@ -380,8 +389,8 @@ def backtest(
     ] = None,
     thesis: Annotated[str | None, typer.Option(help="Only this thesis id.")] = None,
     format: Annotated[
-        OutputFormat, typer.Option("--format", help="table or json.")
-    ] = OutputFormat.table,
+        ReportFormat, typer.Option("--format", help="table or json.")
+    ] = ReportFormat.table,
 ) -> None:
     """Replay stored items against the current rules; show what would fire and what changed.
     Sends nothing and stores no signals."""
