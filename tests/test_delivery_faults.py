@@ -10,10 +10,7 @@ import re
 import signal
 import subprocess
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from monitor.store import SqlStore
 from tests.e2e import rss
@@ -30,16 +27,6 @@ def signals(messages: list[PostedMessage]) -> Counter[int]:
     return Counter(
         int(m) for msg in messages for m in re.findall(r"signal #(\d+)", str(msg.blocks))
     )
-
-
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[list[subprocess.Popen[str]]]:
-    procs: list[subprocess.Popen[str]] = []
-    yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
 
 
 def test_every_signal_reaches_slack_exactly_once_through_kills_faults_and_lost_answers(

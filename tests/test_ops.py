@@ -7,7 +7,6 @@ import json
 import re
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,16 +28,6 @@ def curl(url: str) -> tuple[int, str]:
     )
     body, _, code = done.stdout.rpartition("\n")
     return int(code), body
-
-
-@pytest.fixture
-def daemon() -> Iterator[list[subprocess.Popen[str]]]:
-    procs: list[subprocess.Popen[str]] = []
-    yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
 
 
 def test_curl_reads_metrics_and_health_from_a_running_daemon(
