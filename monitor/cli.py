@@ -690,9 +690,6 @@ def serve(
 
     setup_logging(log_level)
     token = os.environ.get(TOKEN_VAR) or None  # the environment only: never a file or flag
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda _s, _f: stop.set())
     try:
         monitor = open_monitor(config=config, read_only=not allow_feedback)
     except MonitorError as e:
@@ -706,8 +703,16 @@ def serve(
             typer.echo(f"error: cannot listen on {host}:{port}: {e.strerror or e}", err=True)
             raise typer.Exit(2) from e
         mode = "feedback enabled" if allow_feedback else "read-only"
+        stop = threading.Event()  # SIGTERM/SIGINT: stop within the server's poll interval
+        previous = {
+            s: signal.signal(s, lambda _s, _f: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)
+        }
         typer.echo(f"dashboard on {server.url} ({mode}); Ctrl-C stops it", err=True)
-        run_server(server, stop)
+        try:
+            run_server(server, stop)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
     finally:
         monitor.close()
 

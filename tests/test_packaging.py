@@ -120,3 +120,10 @@ def test_import_brief_writes_to_the_user_rules_folder_not_into_the_package(
     assert sorted(p.name for p in installed.rglob("*.yaml")) == before
     check = run(installed, tmp_path, "check")
     assert "3 rule file(s)" in check.stdout  # the daemon reads the user's folder too
+
+
+def test_the_wheel_carries_the_dashboard_s_templates_and_static_files(installed: Path) -> None:
+    web = installed / "monitor" / "web"
+    shipped = {p.name for p in (web / "templates").glob("*.html")}
+    assert {"base.html", "board.html", "signals.html", "signal.html", "sources.html"} <= shipped
+    assert (web / "static" / "style.css").is_file()
