@@ -33,7 +33,7 @@ from monitor.rulebook import RuleBook
 from monitor.semantic.embedder import Embedder
 from monitor.settings import Config, Environment
 from monitor.store.sql import SqlStore
-from monitor.types import PruneReport, Thesis
+from monitor.types import Notice, PruneReport, Signal, Thesis, ThesisTurn
 
 if TYPE_CHECKING:
     from monitor.semantic.rerank import Reranker
@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PRUNE_EVERY = timedelta(hours=6)  # the daemon applies the retention this often
+TURNS_EVERY = timedelta(minutes=10)  # how often thesis momentum is checked for turns
+TURN_WINDOW = timedelta(days=98)  # signals older weigh under 2**-7 of a fresh one
 
 Clock = Callable[[], datetime]
 
@@ -142,6 +144,7 @@ class Service:
         self.unloaded_held: dict[str, str] = {}
         self._unloaded_paths: set[str] = set()
         self.last_prune: datetime | None = None
+        self.last_turns: datetime | None = None  # when thesis momentum was last checked
         self.theses_synced = False  # the loaded rule set is in the database
         self.learner = (
             BackgroundLearner(
@@ -301,8 +304,48 @@ class Service:
                     "retention: removed %s",
                     pruned.summary(),
                 )
+            turns_due = self.last_turns is None or now - self.last_turns >= TURNS_EVERY
+            if turns_due and not self.stop.is_set():
+                self.last_turns = now
+                with self.store.exclusive("turns") as mine:
+                    if mine:
+                        self.announce_turns(now)
             release_freed_memory()
             return report
+
+    def announce_turns(self, now: datetime) -> int:
+        """Record the theses whose momentum turned (``monitor.analysis.momentum``) and
+        announce each once through the default destination; a notice that fails is tried
+        again at the next check. Returns how many notices went out."""
+        from monitor.analysis.momentum import DEFAULT_SETTINGS, momentum
+
+        verdicts = self.store.latest_feedback()
+        since = now - TURN_WINDOW
+        found: list[ThesisTurn] = []
+        states: dict[str, tuple[Thesis | None, object, Signal | None]] = {}
+        for thesis in self.rulebook.theses:
+            signals = self.store.list_signals(thesis=thesis.id, since=since)
+            trend = momentum(signals, verdicts, now, days=DEFAULT_SETTINGS.turn_days)
+            states[thesis.id] = (thesis, trend, signals[0] if signals else None)
+            if trend.turn is not None:
+                found.append(
+                    ThesisTurn(
+                        thesis.id, trend.turn.direction, trend.turn.on.isoformat(), trend.value
+                    )
+                )
+        if self.store.record_turns(found, now):
+            log.info("thesis momentum turned: %s", ", ".join(t.thesis_id for t in found))
+        sent = 0
+        for turn in self.store.unannounced_turns():
+            notice = turn_notice(turn, *states.get(turn.thesis_id, (None, None, None)))
+            try:
+                self.notifier.send_notice(notice, key=f"turn-{turn.id}")
+            except MonitorError as e:
+                log.warning("the notice that %s turned was not delivered (%s)", turn.thesis_id, e)
+                break  # the rest wait for the next check
+            self.store.mark_turn_announced(turn.id or 0, now)
+            sent += 1
+        return sent
 
     def prune(self, *, dry_run: bool = False) -> PruneReport:
         """Apply the config's retention (see ``SqlStore.prune``); items are kept at least as
@@ -370,3 +413,28 @@ class Service:
         if self.feedback is not None:
             self.feedback.close()
         self.store.close()
+
+
+def turn_notice(
+    turn: ThesisTurn, thesis: Thesis | None, trend: object, latest: Signal | None
+) -> Notice:
+    """The message that a thesis turned: its title, direction, momentum and latest evidence."""
+    toward = "confirm" if turn.direction == "up" else "kill"
+    title = thesis.title if thesis is not None else turn.thesis_id
+    lines = [
+        f"Momentum {turn.momentum:+.2f}: the balance of confirm against kill evidence "
+        f"crossed toward {toward} on {turn.turned_on} (thesis {turn.thesis_id}).",
+    ]
+    if trend is not None:
+        lines.append(
+            f"Now: confirm {getattr(trend, 'confirm', 0.0):.2f} · "
+            f"kill {getattr(trend, 'kill', 0.0):.2f}."
+        )
+    if latest is not None:
+        lines.append(f"Latest evidence: {latest.polarity} · {latest.item_title} ({latest.source})")
+    lines.append("See `monitor theses` or the dashboard's board.")
+    return Notice(
+        title=f"Thesis turned toward {toward}: {title}",
+        lines=tuple(lines),
+        tone="up" if turn.direction == "up" else "down",
+    )

@@ -298,6 +298,16 @@ class AlertGroup:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """An intent: tell the channel something that is no signal (a thesis turned).
+    ``title`` and ``lines`` are plain text; renderers escape them."""
+
+    title: str
+    lines: tuple[str, ...] = ()
+    tone: Literal["up", "down", "info"] = "info"
+
+
+@dataclass(frozen=True)
 class DeliveryReceipt:
     """What a notifier returns when Slack (or the console) accepted an alert."""
 
@@ -352,6 +362,18 @@ class SourceHealth:
     learned_interval: timedelta | None = None  # adaptive polling; None: the configured one
     parked_since: datetime | None = None  # failing for a day: polled once a day, reported
     created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ThesisTurn:
+    """A thesis's momentum crossed its dead band: ``direction`` "up" (toward confirm) or
+    "down" (toward kill), ``turned_on`` the first day (ISO date) on the new side."""
+
+    thesis_id: str
+    direction: str
+    turned_on: str
+    momentum: float
+    id: int | None = None
 
 
 @dataclass(frozen=True)

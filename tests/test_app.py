@@ -31,7 +31,7 @@ def test_read_only_never_creates_nor_migrates_a_schema_and_says_what_to_run(
         assert migrations.current_revision(conn) is None  # nothing was created
     with engine.begin() as conn:
         migrations.upgrade(conn, "0008")
-    with pytest.raises(SchemaBehind, match="at revision 0008, this version needs 0009"):
+    with pytest.raises(SchemaBehind, match="at revision 0008, this version needs 0010"):
         open_monitor(url, config=config, read_only=True, env=env_for(tmp_path))
     with engine.connect() as conn:
         assert migrations.current_revision(conn) == "0008"  # untouched

@@ -22,7 +22,7 @@ from tests.dbfixtures import base_pg_url, pg_schema, pg_url, sqlite_url, store
 __all__ = ["pg_schema", "pg_url", "sqlite_url", "store"]  # fixtures used by name
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-HEAD = "0009"
+HEAD = "0010"
 
 
 def item(n: int, source: str = "wire", link: str | None = None, **kw: object) -> Item:

@@ -22,7 +22,7 @@ from monitor.notify.render import (
     render_fallback,
 )
 from monitor.notify.slack import SlackBotNotifier, SlackWebhookNotifier
-from monitor.types import Alert, AlertGroup, DeliveryReceipt
+from monitor.types import Alert, AlertGroup, DeliveryReceipt, Notice
 
 
 class Notifier(Protocol):
@@ -45,6 +45,8 @@ class Notifier(Protocol):
     def send(self, alert: Alert, *, key: str | None = None) -> DeliveryReceipt: ...
 
     def check(self) -> NotifyError | None: ...
+
+    def send_notice(self, notice: Notice, *, key: str) -> DeliveryReceipt: ...
 
     def send_group(
         self, group: AlertGroup, *, key: str, keys: Sequence[str] = ()

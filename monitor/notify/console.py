@@ -8,8 +8,8 @@ from typing import TextIO
 
 from monitor.errors import NotifyError
 from monitor.notify.grouped import group_console
-from monitor.notify.render import render_console
-from monitor.types import Alert, AlertGroup, DeliveryReceipt
+from monitor.notify.render import notice_console, render_console
+from monitor.types import Alert, AlertGroup, DeliveryReceipt, Notice
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,14 @@ class ConsoleNotifier:
 
     def check(self) -> NotifyError | None:
         return None
+
+    def send_notice(self, notice: Notice, *, key: str) -> DeliveryReceipt:
+        try:
+            self._stream.write(notice_console(notice) + "\n\n")
+            self._stream.flush()
+        except (OSError, ValueError) as e:
+            raise NotifyError(self.channel, f"cannot write to the console: {e}") from e
+        return DeliveryReceipt(channel=self.channel)
 
     def send_group(
         self, group: AlertGroup, *, key: str, keys: Sequence[str] = ()

@@ -71,7 +71,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.text import ELLIPSIS, truncate
-from monitor.types import Alert, Polarity
+from monitor.types import Alert, Notice, Polarity
 
 ZWSP = "\u200b"
 SECTION_LIMIT = 3000
@@ -431,4 +431,29 @@ def render_console(alert: Alert) -> str:
         lines.append(f"  More:      {truncate(more_line(alert), 500)}")
     if alert.verdict is not None:
         lines.append(f"  Verdict:   {verdict_text(alert, escape=False)}")
+    return "\n".join(lines)
+
+
+_NOTICE_ICONS = {"up": "📈", "down": "📉", "info": "🔔"}
+
+
+def notice_blocks(notice: Notice) -> list[dict[str, Any]]:
+    """A :class:`~monitor.types.Notice` as Block Kit: a header and its lines, escaped."""
+    header = truncate(f"{_NOTICE_ICONS[notice.tone]} {one_line(notice.title)}", HEADER_LIMIT)
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": True}}
+    ]
+    text = "\n".join(escape_within(one_line(line), 600) for line in notice.lines)
+    if text:
+        blocks.append({"type": "section", "text": mrkdwn(text[:SECTION_LIMIT])})
+    return blocks
+
+
+def notice_fallback(notice: Notice) -> str:
+    return escape_within(f"{_NOTICE_ICONS[notice.tone]} {one_line(notice.title)}", FALLBACK_LIMIT)
+
+
+def notice_console(notice: Notice) -> str:
+    lines = [f"{_NOTICE_ICONS[notice.tone]}  {one_line(notice.title)}"]
+    lines += [f"  {truncate(one_line(line), 600)}" for line in notice.lines]
     return "\n".join(lines)

@@ -50,8 +50,13 @@ from slack_sdk.webhook import WebhookClient
 from monitor.decide import parse_retry_after
 from monitor.errors import NotifyError
 from monitor.notify.grouped import group_messages
-from monitor.notify.render import render_blocks, render_fallback
-from monitor.types import Alert, AlertGroup, DeliveryReceipt
+from monitor.notify.render import (
+    notice_blocks,
+    notice_fallback,
+    render_blocks,
+    render_fallback,
+)
+from monitor.types import Alert, AlertGroup, DeliveryReceipt, Notice
 
 log = logging.getLogger(__name__)
 
@@ -262,6 +267,10 @@ class SlackBotNotifier:
         ts = response.get("ts")
         return DeliveryReceipt(channel=self.channel, ts=str(ts) if ts is not None else None)
 
+    def send_notice(self, notice: Notice, *, key: str) -> DeliveryReceipt:
+        """A notice that is no signal (a thesis turned), as one message."""
+        return self._post(notice_fallback(notice), notice_blocks(notice), key)
+
     def check(self) -> NotifyError | None:
         """None when the token works and the channel exists with the bot in it (or the
         token lacks the scope to look); else the problem, as :meth:`send` would raise it."""
@@ -442,6 +451,10 @@ class SlackWebhookNotifier:
     def check(self) -> NotifyError | None:
         """A webhook cannot be checked without posting: None (healthy until a post fails)."""
         return None
+
+    def send_notice(self, notice: Notice, *, key: str) -> DeliveryReceipt:
+        self._send(notice_fallback(notice), notice_blocks(notice))
+        return DeliveryReceipt(channel=self.channel)
 
     def send_group(
         self, group: AlertGroup, *, key: str, keys: Sequence[str] = ()

@@ -73,6 +73,7 @@ from monitor.store.tables import signals as signals_t
 from monitor.store.tables import sources as sources_t
 from monitor.store.tables import theses as theses_t
 from monitor.store.tables import thesis_progress as thesis_progress_t
+from monitor.store.turns import TurnQueries
 from monitor.types import (
     POLARITIES,
     FoundMatch,
@@ -109,7 +110,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(UTC)
 
 
-class SqlStore(DeliveryQueries, MuteQueries):
+class SqlStore(DeliveryQueries, MuteQueries, TurnQueries):
     """The signal store over one database URL (``sqlite:///path`` or ``postgresql+psycopg://``).
 
     Raises ``StorageError`` for anything the database refuses or when it cannot be reached.

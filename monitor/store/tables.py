@@ -333,6 +333,23 @@ class MuteRow(StoreModel, table=True):
     note: str | None = Field(default=None, sa_type=Text)
 
 
+class ThesisTurnRow(StoreModel, table=True):
+    """A thesis's momentum crossed its dead band (see ``monitor.analysis.momentum``)."""
+
+    __tablename__ = "thesis_turns"
+    __table_args__ = (
+        UniqueConstraint("thesis_id", "direction", "turned_on", name="uq_thesis_turns"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    thesis_id: str = Field(sa_type=Text)
+    direction: str = Field(sa_type=Text)  # "up" (toward confirm) or "down" (toward kill)
+    turned_on: str = Field(sa_type=Text)  # ISO date of the first day on the new side
+    momentum: float
+    created_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 sources: Table = SourceRow.__table__  # type: ignore[attr-defined]
 items: Table = ItemRow.__table__  # type: ignore[attr-defined]
 theses: Table = ThesisRow.__table__  # type: ignore[attr-defined]
@@ -345,3 +362,4 @@ feedback: Table = FeedbackRow.__table__  # type: ignore[attr-defined]
 thesis_progress: Table = ThesisProgressRow.__table__  # type: ignore[attr-defined]
 route_health: Table = RouteHealthRow.__table__  # type: ignore[attr-defined]
 mutes: Table = MuteRow.__table__  # type: ignore[attr-defined]
+thesis_turns: Table = ThesisTurnRow.__table__  # type: ignore[attr-defined]
