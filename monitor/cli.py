@@ -538,7 +538,7 @@ def unmute(
 @app.command()
 def mutes(config: ConfigOption = None) -> None:
     """The mutes in force: kind, target, until when (or "until unmuted") and the note."""
-    from monitor.review import table
+    from monitor.review import print_table
 
     with opened(config, read_only=True) as m:
         active = m.mutes()
@@ -554,7 +554,7 @@ def mutes(config: ConfigOption = None) -> None:
         )
         for m in active
     ]
-    typer.echo(table(rows, ("KIND", "MUTED", "UNTIL", "NOTE"), (9, 40, 20, 60)), nl=False)
+    print_table(rows, ("KIND", "MUTED", "UNTIL", "NOTE"), sys.stdout)
 
 
 @app.command()

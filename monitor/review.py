@@ -1,22 +1,47 @@
-"""Rendering of the review commands (``signals``, ``theses``, ``sources``) as text.
+"""Rendering of the review commands (``signals``, ``theses``, ``sources``, ``backtest``,
+``mutes``) as text.
 
-Feed text is cleaned of control characters before it reaches a terminal.
+Tables are drawn by `rich` (already installed with Typer) through one helper,
+:func:`print_table`, so every command wraps long cells the same way instead of cutting them
+at a fixed width (titles used to stop at 60 characters).
+
+- *Feed text is never markup.* Titles, sources, snippets, errors, notes and criterion text
+  come from feeds and users; each cell is cleaned of control characters (which also breaks
+  ANSI escapes, see :func:`clean`) and passed as a ``rich.text.Text``, and the console is
+  made with ``markup=False, emoji=False, highlight=False``, so ``[bold]``, ``[link=…]`` and
+  ``:smile:`` print as they are written.
+- *Widths.* On a terminal the table fits the terminal's width: columns wrap
+  (``overflow="fold"``), the widest shrinking first. Elsewhere (pipes, files, tests) the
+  width is ``COLUMNS`` if set, else 200, and there are no colours or styles, so the output
+  is stable and greppable. Trailing spaces are trimmed.
+- *Layout.* ``box.SIMPLE`` without outer edges: a header row, a rule under it, columns
+  apart by three spaces, each row starting at the line's first character.
+
+``--format json`` and ``csv`` are not tables and do not go through rich.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TextIO
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from monitor.backtest import BacktestReport, Fired
 from monitor.redact import mask_urls_in
 from monitor.types import RouteHealth, Signal, SourceHealth, ThesisSummary
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+PIPE_WIDTH = 200  # the table width when the output is not a terminal and COLUMNS is unset
+Cell = str | tuple[str, ...]  # a tuple: several lines in one cell
 SIGNAL_FIELDS = (
     "id",
     "created_at",
@@ -66,17 +91,50 @@ def signal_record(s: Signal) -> dict[str, Any]:
     }
 
 
-def table(rows: Sequence[Sequence[str]], headers: Sequence[str], widths: Sequence[int]) -> str:
-    def fit(value: str, width: int) -> str:
-        value = clean(value)
-        return value if len(value) <= width else value[: width - 1] + "…"
+def _width(out: TextIO) -> int | None:
+    """The table width: the terminal's (``None``: rich measures it), else a fixed one."""
+    if out.isatty():
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    return int(columns) if columns.isdigit() and int(columns) > 0 else PIPE_WIDTH
 
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
+
+def print_table(
+    rows: Sequence[Sequence[Cell]],
+    headers: Sequence[str],
+    out: TextIO,
+    *,
+    separate_rows: bool = False,
+) -> None:
+    """Write ``rows`` under ``headers`` as a table; cells are text, never markup.
+
+    ``separate_rows`` puts a blank line between rows (for rows of several lines)."""
+    terminal = out.isatty()
+    grid = Table(
+        box=box.SIMPLE,
+        show_edge=False,
+        pad_edge=False,
+        show_lines=separate_rows,
+        header_style="bold" if terminal else "",
+    )
+    for header in headers:
+        grid.add_column(Text(header), overflow="fold")
     for row in rows:
-        cells = [fit(c, w).ljust(w) for c, w in zip(row, widths, strict=True)]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines) + "\n"
+        if len(row) != len(headers):
+            raise ValueError(f"a row of {len(row)} cells under {len(headers)} headers")
+        grid.add_row(*(Text("\n".join(map(clean, (c,) if isinstance(c, str) else c))) for c in row))
+    console = Console(
+        file=out,
+        width=_width(out),
+        force_terminal=terminal,
+        color_system="auto" if terminal else None,
+        markup=False,
+        emoji=False,
+        highlight=False,
+    )
+    with console.capture() as captured:
+        console.print(grid)
+    out.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
 
 
 def explanation(s: Signal) -> list[str]:
@@ -120,21 +178,12 @@ def print_signals(
             s.criterion_id,
             f"{s.score:.2f}",
             s.source,
-            s.item_title,
+            (s.item_title, *(f"  {why}" for why in explanation(s))) if explain else s.item_title,
         )
         for s in signals
     ]
     headers = ("ID", "FOUND (UTC)", "POLARITY", "THESIS", "CRITERION", "SCORE", "SOURCE", "TITLE")
-    text = table(rows, headers, (5, 16, 14, 34, 10, 5, 18, 60))
-    if not explain:
-        out.write(text)
-        return
-    lines = text.splitlines()
-    out.write("\n".join(lines[:2]) + "\n")
-    for line, s in zip(lines[2:], signals, strict=True):
-        out.write(line + "\n")
-        for why in explanation(s):
-            out.write(f"       {why}\n")
+    print_table(rows, headers, out, separate_rows=explain)
 
 
 def print_theses(summaries: Sequence[ThesisSummary], out: TextIO) -> None:
@@ -160,7 +209,7 @@ def print_theses(summaries: Sequence[ThesisSummary], out: TextIO) -> None:
             )
         )
     headers = ("THESIS", "CONFIRM 7d/30d", "KILL 7d/30d", "WATCH 7d/30d", "LATEST SIGNAL")
-    out.write(table(rows, headers, (40, 14, 11, 12, 70)))
+    print_table(rows, headers, out)
 
 
 def print_sources(health: Sequence[SourceHealth], out: TextIO) -> None:
@@ -177,7 +226,7 @@ def print_sources(health: Sequence[SourceHealth], out: TextIO) -> None:
         for h in health
     ]
     headers = ("SOURCE", "LAST ATTEMPT", "LAST SUCCESS", "HTTP", "FAILS", "NEXT POLL", "LAST ERROR")
-    out.write(table(rows, headers, (22, 16, 16, 4, 9, 16, 60)))
+    print_table(rows, headers, out)
 
 
 def print_routes(routes: Sequence[RouteHealth], out: TextIO) -> None:
@@ -197,7 +246,7 @@ def print_routes(routes: Sequence[RouteHealth], out: TextIO) -> None:
     ]
     out.write("\nAlert routes:\n\n")
     headers = ("ROUTE", "STATE", "FAILING SINCE", "CHECKED", "UNSENT", "PROBLEM")
-    out.write(table(rows, headers, (22, 7, 16, 16, 6, 80)))
+    print_table(rows, headers, out)
 
 
 def print_feedback(verdicts: Mapping[tuple[str, str], tuple[int, int]], out: TextIO) -> None:
@@ -210,9 +259,7 @@ def print_feedback(verdicts: Mapping[tuple[str, str], tuple[int, int]], out: Tex
         for (thesis, criterion), (useful, noise) in sorted(verdicts.items())
     ]
     out.write("\nFeedback precision per criterion:\n\n")
-    out.write(
-        table(rows, ("THESIS", "CRITERION", "USEFUL", "NOISE", "PRECISION"), (40, 12, 6, 5, 9))
-    )
+    print_table(rows, ("THESIS", "CRITERION", "USEFUL", "NOISE", "PRECISION"), out)
 
 
 def print_learning(learned: object, out: TextIO) -> None:
@@ -240,7 +287,7 @@ def print_learning(learned: object, out: TextIO) -> None:
     ]
     out.write("\nLearned from verdicts (labels: evidence/not evidence; CV: out of fold):\n\n")
     headers = ("THESIS", "CRITERION", "LABELS +/-", "RULE EXAMPLES", "CV PRECISION", "CV RECALL")
-    out.write(table(rows, headers, (40, 12, 10, 13, 12, 9)))
+    print_table(rows, headers, out)
     for thesis_id, lt in sorted(learned.theses.items()):
         out.write(f"{thesis_id}: {lt.why}\n")
 
@@ -283,7 +330,7 @@ def print_backtest(report: BacktestReport, fmt: str, out: TextIO) -> None:
         for key, c in counts.items()
     ]
     if rows:
-        out.write(table(rows, ("CRITERION", "WOULD", "DID", "NEW", "DROPPED"), (50, 5, 5, 5, 7)))
+        print_table(rows, ("CRITERION", "WOULD", "DID", "NEW", "DROPPED"), out)
     for title, group in (
         ("Would fire now, did not", report.new),
         ("Fired, would not now", report.dropped),
