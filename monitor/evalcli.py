@@ -1,10 +1,10 @@
 """``monitor eval``: score labeled items against rule files or a brief imported on the fly.
 
-Registered by ``cli.py`` as ``app.command("eval")(eval_command)``. Exit codes: 0 printed a
-report; 2 unusable items, rules or brief (``file[:line]: message`` on stderr); a requested
-semantic/hybrid mode without the semantic extra is exit 2 too, naming why, and so is
-``--rerank`` (or ``MONITOR_RERANKER=ms-marco``) when the re-ranker cannot load or the mode is
-keyword.
+Registered by ``monitor/cli/__init__.py`` as ``app.command("eval")(eval_command)``. Exit
+codes: 0 printed a report; 2 unusable items, rules or brief (``file[:line]: message`` on
+stderr); a requested semantic/hybrid mode without the semantic extra is exit 2 too, naming
+why, and so is ``--rerank`` (or ``MONITOR_RERANKER=ms-marco``) when the re-ranker cannot
+load or the mode is keyword.
 """
 
 from __future__ import annotations

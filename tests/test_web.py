@@ -219,7 +219,7 @@ def test_serve_refuses_a_non_loopback_host_without_a_token(
 def test_with_a_token_every_request_carries_it(
     seeded: Seeded, caplog: pytest.LogCaptureFixture
 ) -> None:
-    token = "s3cret-t0ken"
+    token = "s3cret-t0ken-0123456789"
     caplog.set_level(logging.INFO, logger="monitor.web")
     with serving(seeded, host="0.0.0.0", token=token) as server:
         base = f"http://127.0.0.1:{server.server_address[1]}"
@@ -235,8 +235,10 @@ def test_with_a_token_every_request_carries_it(
         assert token not in cookie and "HttpOnly" in headers["Set-Cookie"]
         assert fetch(base + "/signals", headers={"Cookie": cookie})[0] == 200
         assert fetch(base + "/signals", headers={"Cookie": "token=forged"})[0] == 401
-    assert token not in caplog.text and "token=***" in caplog.text
-    assert redact_token("GET /?a=1&token=abc&b=2 HTTP/1.1") == "GET /?a=1&token=***&b=2 HTTP/1.1"
+    assert token not in caplog.text and "/?***" in caplog.text
+    assert redact_token("GET /?a=1&token=abc&b=2 HTTP/1.1") == "GET /?*** HTTP/1.1"
+    assert redact_token("GET /?%74oken=abc HTTP/1.1") == "GET /?*** HTTP/1.1"  # encoded name
+    assert redact_token("GET /signals?thesis=x HTTP/1.1") == "GET /signals?thesis=x HTTP/1.1"
 
 
 def test_without_a_token_only_loopback_host_names_are_answered(base: str) -> None:
@@ -322,3 +324,41 @@ def test_monitor_serve_answers_and_stops_on_sigterm(seeded: Seeded) -> None:
             process.wait()
         if process.stderr is not None:
             process.stderr.close()
+
+
+def test_hostile_transport_inputs_get_clean_refusals(base: str) -> None:
+    """From the security review: a body that is not read ends the connection (nothing can be
+    smuggled after it), and ids, dates and searches that would overflow are refused."""
+    import socket
+
+    host, port = base.removeprefix("http://").split(":")
+    for raw in (
+        b"POST /signals/1/feedback HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n"
+        b"GET /api/theses HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"0\r\n\r\nGET /api/theses HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    ):
+        with socket.create_connection((host, int(port)), timeout=10) as conn:
+            conn.sendall(raw)
+            answers = b""
+            while chunk := conn.recv(65536):
+                answers += chunk
+        assert answers.count(b"HTTP/1.1 ") == 1, answers[:200]  # no smuggled second one
+    for path in (
+        "/signals/99999999999999999999",
+        "/signals?until=9999-12-31",
+        "/signals?search=" + "+".join(["a"] * 11),
+    ):
+        code = _status(base + path)
+        assert code in (400, 404), (path, code)
+
+
+def _status(url: str) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as e:
+        return int(e.code)

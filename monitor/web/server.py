@@ -43,11 +43,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
@@ -58,6 +57,9 @@ from monitor.web import charts, views
 log = logging.getLogger(__name__)
 
 TOKEN_VAR = "MONITOR_WEB_TOKEN"
+SOCKET_TIMEOUT = 15.0
+COOKIE = "monitor_dashboard"  # the cookie's own name: other apps on the host may set "token"
+MIN_TOKEN = 16
 MAX_BODY = 16 * 1024
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -90,7 +92,13 @@ def is_loopback(host: str) -> bool:
 
 
 def require_token_for(host: str, token: str | None) -> None:
-    """DashboardError when ``host`` is not loopback and no token is set."""
+    """DashboardError when ``host`` is not loopback and no token is set, or when a token is
+    set that is short or not URL-safe (it travels in ``/?token=…``)."""
+    if token and (len(token) < MIN_TOKEN or not re.fullmatch(r"[A-Za-z0-9._~-]+", token)):
+        raise DashboardError(
+            f"{TOKEN_VAR} must be at least {MIN_TOKEN} characters of letters, digits and "
+            f"._~- (e.g. `export {TOKEN_VAR}=$(openssl rand -hex 32)`)"
+        )
     if not is_loopback(host) and not token:
         raise DashboardError(
             f"refusing to serve on {host}, which is not a loopback address, without a token: "
@@ -100,8 +108,16 @@ def require_token_for(host: str, token: str | None) -> None:
 
 
 def redact_token(text: str) -> str:
-    """A request line or URL with any ``token`` parameter's value blanked."""
-    return re.sub(r"(?i)([?&]token=)[^&\s]*", r"\1***", text)
+    """A request line or URL with its query string blanked when any parameter's decoded name
+    is ``token`` (``%74oken`` too); logs never hold the token."""
+    head, sep, rest = text.partition("?")
+    if not sep:
+        return text
+    query, space, tail = rest.partition(" ")
+    names = [unquote_plus(part.partition("=")[0]).lower() for part in query.split("&")]
+    if "token" in names:
+        query = "***"
+    return f"{head}?{query}{space}{tail}"
 
 
 @dataclass(frozen=True)
@@ -117,13 +133,14 @@ class Request:
         return self.headers.get(name.lower(), "")
 
     def cookie(self, name: str) -> str | None:
-        jar: SimpleCookie = SimpleCookie()
-        try:
-            jar.load(self.header("cookie"))
-        except CookieError:
-            return None
-        morsel = jar.get(name)
-        return None if morsel is None else morsel.value
+        """The cookie ``name``, parsed by hand: ``http.cookies`` can be made to spend seconds
+        of CPU on a crafted header (CVE-2024-7592) and drops every cookie after a malformed
+        one that another application on the host may have set."""
+        for part in self.header("cookie")[:8192].split(";"):
+            key, _, value = part.strip().partition("=")
+            if key == name:
+                return value.strip().strip('"')
+        return None
 
 
 @dataclass
@@ -179,12 +196,12 @@ class Dashboard:
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Response]]] = [
             ("GET", re.compile(r"/"), self.board_page),
             ("GET", re.compile(r"/signals"), self.signals_page),
-            ("GET", re.compile(r"/signals/(\d+)"), self.signal_page),
-            ("POST", re.compile(r"/signals/(\d+)/feedback"), self.feedback_post),
+            ("GET", re.compile(r"/signals/(\d{1,18})"), self.signal_page),
+            ("POST", re.compile(r"/signals/(\d{1,18})/feedback"), self.feedback_post),
             ("GET", re.compile(r"/sources"), self.sources_page),
             ("GET", re.compile(r"/api/theses"), self.api_theses),
             ("GET", re.compile(r"/api/signals"), self.api_signals),
-            ("GET", re.compile(r"/api/signals/(\d+)"), self.api_signal),
+            ("GET", re.compile(r"/api/signals/(\d{1,18})"), self.api_signal),
             ("GET", re.compile(r"/api/sources"), self.api_sources),
             ("GET", re.compile(r"/healthz"), self.health),
             ("GET", re.compile(r"/static/([a-z0-9_-]+\.(?:css|js))"), self.static),
@@ -240,12 +257,14 @@ class Dashboard:
             if not hmac.compare_digest(given.encode(), self._token.encode()):
                 return self._plain(HTTPStatus.UNAUTHORIZED, "wrong token")
             rest = [(k, v) for k, v in parse_qsl(request.raw_query) if k != "token"]
-            target = request.path + ("?" + urlencode(rest) if rest else "")
+            # one leading slash: "//evil" or "/\\evil" would leave the site
+            path = "/" + request.path.lstrip("/\\")
+            target = path + ("?" + urlencode(rest) if rest else "")
             return Response(
                 HTTPStatus.SEE_OTHER,
                 headers={
                     "Location": target,
-                    "Set-Cookie": f"token={self._cookie}; HttpOnly; SameSite=Strict; Path=/",
+                    "Set-Cookie": (f"{COOKIE}={self._cookie}; HttpOnly; SameSite=Strict; Path=/"),
                 },
             )
         bearer = request.header("authorization")
@@ -253,11 +272,8 @@ class Dashboard:
             bearer[7:].strip().encode(), self._token.encode()
         ):
             return None
-        cookie = request.cookie("token")
-        if cookie is not None and (
-            hmac.compare_digest(cookie.encode(), self._cookie.encode())
-            or hmac.compare_digest(cookie.encode(), self._token.encode())
-        ):
+        cookie = request.cookie(COOKIE)
+        if cookie is not None and hmac.compare_digest(cookie.encode(), self._cookie.encode()):
             return None
         response = self._plain(
             HTTPStatus.UNAUTHORIZED,
@@ -322,7 +338,13 @@ class Dashboard:
             "signal.html",
             signal=data,
             csrf=self.csrf_token(data["id"]) if self.allow_feedback else "",
-            recorded=request.query.get("recorded"),
+            recorded=request.query.get("recorded")
+            if request.query.get("recorded")
+            in (
+                "useful",
+                "noise",
+            )
+            else None,
             nav="signals",
         )
 
@@ -406,6 +428,7 @@ class Dashboard:
 class _Handler(BaseHTTPRequestHandler):
     server: DashboardServer
     protocol_version = "HTTP/1.1"
+    timeout = SOCKET_TIMEOUT  # a client that stops sending is dropped, not waited on forever
     server_version = "signal-monitor"
     sys_version = ""
 
@@ -421,16 +444,23 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, head: bool = False) -> None:
         parts = urlsplit(self.path)
         form: dict[str, str] = {}
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if self.headers.get("Transfer-Encoding"):  # never read: the connection ends here
+            self.close_connection = True
+            self._send(Response(HTTPStatus.BAD_REQUEST, b"no chunked bodies\n"), False)
+            return
         if self.command == "POST":
-            try:
-                length = int(self.headers.get("Content-Length") or 0)
-            except ValueError:
-                length = -1
             if not 0 <= length <= MAX_BODY:
+                self.close_connection = True  # its body is not read: nothing may follow
                 self._send(Response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b"too large\n"), False)
                 return
             body = self.rfile.read(length).decode("utf-8", "replace")
             form = dict(parse_qsl(body, keep_blank_values=True))
+        elif length != 0:  # a body on GET/HEAD is not read: end the connection after
+            self.close_connection = True
         request = Request(
             method=self.command,
             path=parts.path or "/",

@@ -21,6 +21,7 @@ from monitor.analysis.momentum import (
     weekly_bars,
 )
 from monitor.app import Monitor, SignalQuery
+from monitor.redact import mask_url, mask_urls_in
 from monitor.rules.files import check_rule_files, expand_rule_paths
 from monitor.types import POLARITIES, Signal, SourceHealth, Thesis
 
@@ -28,6 +29,8 @@ WEEKS = 12  # the board's chart: this many weeks, and the momentum's history
 LATEST = 4  # latest evidence shown per thesis
 WINDOW_CAP = 10_000  # signals read per thesis for the board (a thesis of months)
 MAX_LIMIT = 500
+MAX_WORDS = 10  # search words (each is one LIKE pair in the query)
+MAX_SEARCH = 200  # search characters
 
 
 class BadRequest(ValueError):
@@ -111,9 +114,12 @@ class SignalFilters:
             if value is None:
                 return None
             try:
-                return date.fromisoformat(value)
+                found = date.fromisoformat(value)
             except ValueError:
                 raise BadRequest(f"{name} must be a date like 2026-05-14, not {value!r}") from None
+            if not date(1970, 1, 1) <= found <= date(9998, 12, 31):
+                raise BadRequest(f"{name} must be a date between 1970 and 9998")
+            return found
 
         def number(name: str, default: int, low: int, high: int) -> int:
             value = text(name)
@@ -127,6 +133,9 @@ class SignalFilters:
                 raise BadRequest(f"{name} must be between {low} and {high}")
             return n
 
+        search = text("search")
+        if search is not None and (len(search) > MAX_SEARCH or len(search.split()) > MAX_WORDS):
+            raise BadRequest(f"search takes at most {MAX_WORDS} words and {MAX_SEARCH} characters")
         polarity = text("polarity")
         if polarity is not None and polarity not in POLARITIES:
             raise BadRequest(f"polarity must be one of {', '.join(POLARITIES)}")
@@ -136,7 +145,7 @@ class SignalFilters:
             source=text("source"),
             since=day("since"),
             until=day("until"),
-            search=text("search"),
+            search=search,
             limit=number("limit", 50, 1, MAX_LIMIT),
             offset=number("offset", 0, 0, 10**9),
         )
@@ -295,7 +304,7 @@ def source_data(h: SourceHealth, per_day: list[tuple[date, int]]) -> dict[str, A
     failing = h.consecutive_failures > 0
     return {
         "name": h.name,
-        "url": safe_link(h.url),
+        "url": safe_link(mask_url(h.url)),  # credentials in a feed URL are never shown
         "interval_seconds": int(h.interval.total_seconds()),
         "learned_interval_seconds": None
         if h.learned_interval is None
@@ -309,7 +318,7 @@ def source_data(h: SourceHealth, per_day: list[tuple[date, int]]) -> dict[str, A
         "last_attempt": stamp(h.last_attempt),
         "last_success": stamp(h.last_success),
         "http_status": h.http_status,
-        "last_error": h.last_error,
+        "last_error": mask_urls_in(h.last_error or "", [h.url]) or None,
         "consecutive_failures": h.consecutive_failures,
         "next_poll": stamp(h.next_poll),
         "parked_since": stamp(h.parked_since),
