@@ -20,16 +20,16 @@ Decisions:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, case, func, select, update
+from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.engine import Connection
 
 from monitor.errors import StorageError
 from monitor.store import leases
+from monitor.store.base import StorePart
 from monitor.store.rows import AnyRow, signal_columns, signal_join, to_signal
 from monitor.store.tables import criteria as criteria_t
 from monitor.store.tables import deliveries as deliveries_t
@@ -47,23 +47,8 @@ from monitor.types import (
 )
 
 
-class DeliveryQueries:
+class DeliveryQueries(StorePart):
     """The outbox methods of the store (mixed into SqlStore, which provides the rest)."""
-
-    if TYPE_CHECKING:
-        _sqlite: bool
-
-        def _transaction(
-            self, action: str, *, write: bool = True
-        ) -> AbstractContextManager[Connection]: ...
-
-        def _insert_many(
-            self,
-            conn: Connection,
-            table: Table,
-            rows: Sequence[dict[str, Any]],
-            returning: Sequence[ColumnElement[Any]] = (),
-        ) -> list[AnyRow]: ...
 
     def enqueue_deliveries(self, signal_ids: Sequence[int], channel: str, now: datetime) -> None:
         """One pending delivery per (signal, channel); enqueuing again changes nothing."""

@@ -16,13 +16,12 @@ Decisions:
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from sqlalchemy import ColumnElement, and_, insert, or_, select, update
-from sqlalchemy.engine import Connection
 
+from monitor.store.base import StorePart
 from monitor.store.rows import AnyRow
 from monitor.store.tables import criteria as criteria_t
 from monitor.store.tables import mutes as mutes_t
@@ -31,14 +30,8 @@ from monitor.store.tables import theses as theses_t
 from monitor.types import MUTE_KINDS, Mute, MuteKind
 
 
-class MuteQueries:
+class MuteQueries(StorePart):
     """The mute methods of the store (mixed into SqlStore, which provides the rest)."""
-
-    if TYPE_CHECKING:
-
-        def _transaction(
-            self, action: str, *, write: bool = True
-        ) -> AbstractContextManager[Connection]: ...
 
     def add_mute(
         self,

@@ -13,34 +13,17 @@ Decisions:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Table, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import select, update
 
-from monitor.store.rows import AnyRow
+from monitor.store.base import StorePart
 from monitor.store.tables import thesis_turns as turns_t
 from monitor.types import ThesisTurn
 
 
-class TurnQueries:
+class TurnQueries(StorePart):
     """The turn methods of the store (mixed into SqlStore, which provides the rest)."""
-
-    if TYPE_CHECKING:
-
-        def _transaction(
-            self, action: str, *, write: bool = True
-        ) -> AbstractContextManager[Connection]: ...
-
-        def _insert_many(
-            self,
-            conn: Connection,
-            table: Table,
-            rows: Sequence[dict[str, Any]],
-            returning: Sequence[ColumnElement[Any]] = (),
-        ) -> list[AnyRow]: ...
 
     def record_turns(self, turns: Sequence[ThesisTurn], now: datetime) -> int:
         """Record the turns not recorded yet; returns how many were new."""
