@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ import pytest
 from monitor.errors import NotifyError
 from monitor.notify import SlackBotNotifier
 from monitor.notify.outbox import BURST, RECHECK, Outbox, RoundReport
+from monitor.notify.selftest import sample_alert
 from monitor.store import SqlStore
 from monitor.types import FoundMatch
 from tests.e2e import Clock
@@ -275,7 +276,7 @@ def test_a_crash_between_slacks_answer_and_the_database_write_posts_nothing_twic
     dead = make_outbox(sqlite_store, fake_slack, clock, timer, owner="dead")
     (task, _) = sqlite_store.claim_deliveries("slack:#investing", "dead", clock(), LEASE)
     sqlite_store.mark_sending(task.id, clock(), "dead")
-    dead.notifier.send(_alert(task), key=task.key)  # Slack has it; then SIGKILL
+    dead.notifier.send(task.alert(), key=task.key)  # Slack has it; then SIGKILL
     timer.advance(LEASE.total_seconds() + 1)  # the dead replica's lease runs out
 
     live = make_outbox(sqlite_store, fake_slack, clock, timer, owner="live")
@@ -344,31 +345,7 @@ def test_a_notify_error_says_whose_fault_it_is(fake_slack: FakeSlack) -> None:
     ]
 
 
-def _alert(task: object) -> object:
-    from monitor.types import Alert
-
-    return Alert.from_signal(task.signal)  # type: ignore[attr-defined]
-
-
-def _make_alert() -> object:
-    from monitor.types import Alert
-
-    return Alert(
-        signal_id=1,
-        polarity="confirm",
-        thesis_id="t1",
-        thesis_title="Thesis",
-        criterion_id="c1",
-        criterion_text="text",
-        item_title="title",
-        item_link=None,
-        source="wire",
-        published=None,
-        snippet="snippet",
-    )
-
-
-_ALERT = _make_alert()
+_ALERT = sample_alert(datetime(2026, 5, 14, tzinfo=UTC))  # the notify-test sample
 
 
 def test_a_round_out_of_patience_for_pacing_sends_the_burst_and_gives_the_rest_back(
@@ -403,7 +380,7 @@ def test_a_delivery_posted_alone_before_a_crash_is_not_posted_again_inside_a_gro
     (first,) = sqlite_store.claim_deliveries("slack:#investing", "dead", clock(), LEASE, 1)
     sqlite_store.mark_sending(first.id, clock(), "dead", LEASE)
     make_outbox(sqlite_store, fake_slack, clock, timer).notifier.send(
-        _alert(first),  # type: ignore[arg-type]
+        first.alert(),
         key=first.key,
     )
     timer.advance(LEASE.total_seconds() + 1)

@@ -56,7 +56,7 @@ from monitor.notify.grouped import group_messages
 from monitor.notify.routes import BURST as BURST_PREFIX
 from monitor.notify.slack import NO_ANSWER, TIMED_OUT
 from monitor.redact import mask_urls_in
-from monitor.types import AlertGroup, DeliveryTask, RouteHealth
+from monitor.types import AlertGroup, DeliveryReceipt, DeliveryTask, RouteHealth
 
 log = logging.getLogger(__name__)
 
@@ -333,61 +333,60 @@ class Outbox:
     def _deliver_message(
         self, chunk: Sequence[DeliveryTask], digest: str | None, report: RoundReport
     ) -> bool:
-        head = chunk[0]
-        ids = [t.id for t in chunk]
-        try:
+        def prepare() -> Callable[[], DeliveryReceipt]:
             group = AlertGroup(tuple(t.alert() for t in chunk), digest=digest)
-            self._before_post()
-            self.store.mark_sending(ids, self.clock(), self.owner, self.lease)
-            receipt = self.notifier.send_group(group, key=head.key, keys=[t.key for t in chunk])
-        except _Halt:
-            raise
-        except StorageError as e:
-            log.error("alerts of signals %s: %s; retried later", [t.signal.id for t in chunk], e)
-            self.paused_until = self.clock() + STORAGE_REST
-            return False
-        except Exception as e:  # NotifyError, or a library surprise: never lose the alerts
-            self._failed(head, e, report, False, ids=ids)
-            return isinstance(e, NotifyError) and e.fault == "message"
-        try:
-            self.store.mark_sent(ids, self.clock(), receipt.ts, self.owner)
-        except StorageError as e:  # left "sending": the next attempt finds it posted
-            log.error("a group was posted but not recorded as sent: %s", e)
-            self.paused_until = self.clock() + STORAGE_REST
-            return False
-        report.sent += len(chunk)
-        self._observe("sent", chunk)
-        return True
+            keys = [t.key for t in chunk]
+            return lambda: self.notifier.send_group(group, key=chunk[0].key, keys=keys)
+
+        return self._post(chunk, prepare, report)
 
     def deliver(self, task: DeliveryTask, report: RoundReport) -> bool:
         """Send one claimed delivery and record the outcome; False when the round should
         stop (the delivery is to be retried later, or the route is broken)."""
-        # an earlier attempt may have posted it: a notifier that verifies has looked
+
+        def prepare() -> Callable[[], DeliveryReceipt]:
+            alert = task.alert()
+            return lambda: self.notifier.send(alert, key=task.key)
+
+        return self._post([task], prepare, report)
+
+    def _post(
+        self,
+        tasks: Sequence[DeliveryTask],
+        prepare: Callable[[], Callable[[], DeliveryReceipt]],
+        report: RoundReport,
+    ) -> bool:
+        """One message carrying ``tasks``: ``prepare`` renders it (a rendering bug fails
+        before anything is marked) and gives the call that posts it. Marked ``sending``
+        before the post, ``sent`` after; False when the round should stop."""
+        ids = [t.id for t in tasks]
+        signals = [t.signal.id for t in tasks]
+        # an earlier attempt may have posted them: a notifier that verifies has looked
         # (:meth:`_recover`); one that cannot keeps the outcome unknown until a post is
         # known to have failed
-        unknown = task.outcome_unknown and not self.notifier.verifies
+        unknown = any(t.outcome_unknown for t in tasks) and not self.notifier.verifies
         try:
-            alert = task.alert()
+            send = prepare()
             self._before_post()
-            self.store.mark_sending(task.id, self.clock(), self.owner, self.lease)
-            receipt = self.notifier.send(alert, key=task.key)
+            self.store.mark_sending(ids, self.clock(), self.owner, self.lease)
+            receipt = send()
         except _Halt:
             raise
         except StorageError as e:  # the database is down: rest before trying again
-            log.error("alert for signal %d: %s; it is retried later", task.signal.id, e)
+            log.error("alerts of signals %s: %s; retried later", signals, e)
             self.paused_until = self.clock() + STORAGE_REST
             return False
-        except Exception as e:  # NotifyError, or a library surprise: never lose the alert
-            self._failed(task, e, report, unknown)
+        except Exception as e:  # NotifyError, or a library surprise: never lose the alerts
+            self._failed(tasks[0], e, report, unknown, ids=ids)
             return isinstance(e, NotifyError) and e.fault == "message"  # set aside: go on
         try:
-            self.store.mark_sent(task.id, self.clock(), receipt.ts, self.owner)
+            self.store.mark_sent(ids, self.clock(), receipt.ts, self.owner)
         except StorageError as e:  # left "sending": the next attempt finds it posted
-            log.error("signal %d was posted but not recorded as sent: %s", task.signal.id, e)
+            log.error("signals %s were posted but not recorded as sent: %s", signals, e)
             self.paused_until = self.clock() + STORAGE_REST
             return False
-        report.sent += 1
-        self._observe("sent", [task])
+        report.sent += len(tasks)
+        self._observe("sent", tasks)
         return True
 
     def _observe(self, outcome: str, tasks: Sequence[DeliveryTask]) -> None:
