@@ -432,9 +432,13 @@ def test_an_unknown_refusal_is_set_aside_and_a_bug_is_retried_then_set_aside(
 
 
 def test_signals_found_together_count_1st_2nd_3rd(sqlite_store: SqlStore, clock: Clock) -> None:
-    queue_alerts(sqlite_store, clock(), 3, "slack:#investing")
+    # each counts the 30 days up to itself: the 35-day-old signal is within those of the
+    # 20-day-old one, not of today's
+    queue_alerts(sqlite_store, clock() - timedelta(days=35), 1, "slack:#archive")
+    queue_alerts(sqlite_store, clock() - timedelta(days=20), 1, "slack:#investing", first=5)
+    queue_alerts(sqlite_store, clock(), 3, "slack:#investing", first=10)
     due = sqlite_store.due_deliveries("slack:#investing", clock())
-    assert [t.tally for t in due] == [1, 2, 3]
+    assert [t.tally for t in due] == [2, 2, 3, 4]
 
 
 def test_a_restart_moves_only_the_deliveries_of_unconfigured_channels(
